@@ -1,0 +1,118 @@
+"""Typed settings with defaults, validated on load; a broken file is set aside, never fatal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hostapp.config.atomic import write_private
+
+log = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 1
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class GridSettings(_Section):
+    # None means the embedded local grid (design.md §3): a fresh install works with no account.
+    url: str | None = None
+    token_mint: str | None = None
+    heartbeat_seconds: int = Field(default=10, ge=1, le=600)
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+
+class SolanaSettings(_Section):
+    cluster: Literal["localnet", "devnet", "mainnet-beta", "custom"] = "localnet"
+    rpc_url: str | None = None
+
+
+class JobLimits(_Section):
+    memory_mb: int = Field(default=4096, ge=64, le=1_048_576)
+    cpus: float = Field(default=2.0, gt=0, le=512)
+    pids: int = Field(default=512, ge=16, le=65_536)
+    tmpfs_mb: int = Field(default=256, ge=16, le=65_536)
+    work_dir_mb: int = Field(default=2048, ge=16, le=1_048_576)
+    log_bytes: int = Field(default=1_048_576, ge=4096, le=256 * 1_048_576)
+    output_bytes: int = Field(default=64 * 1_048_576, ge=0, le=16 * 1024 * 1_048_576)
+    stop_grace_seconds: int = Field(default=10, ge=0, le=600)
+
+
+class ImageCacheSettings(_Section):
+    budget_mb: int = Field(default=40_960, ge=512)
+    prepull: list[str] = Field(default_factory=list)
+
+
+class NotificationSettings(_Section):
+    job_started: bool = False
+    job_finished: bool = True
+    payout_received: bool = True
+    paused_for_game: bool = True
+    error_needs_action: bool = True
+
+
+class GpuSettings(_Section):
+    enabled_uuids: list[str] | None = None  # None: every detected GPU
+    telemetry_interval_seconds: float = Field(default=1.0, ge=0.1, le=60)
+    process_allow_list: list[str] = Field(
+        default_factory=lambda: ["Xorg", "gnome-shell", "kwin_x11", "kwin_wayland", "dwm.exe"]
+    )
+    process_deny_list: list[str] = Field(default_factory=list)
+
+
+class Settings(_Section):
+    version: int = SETTINGS_VERSION
+    grid: GridSettings = Field(default_factory=GridSettings)
+    solana: SolanaSettings = Field(default_factory=SolanaSettings)
+    jobs: JobLimits = Field(default_factory=JobLimits)
+    image_cache: ImageCacheSettings = Field(default_factory=ImageCacheSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    gpus: GpuSettings = Field(default_factory=GpuSettings)
+    autostart: bool = False
+    # Thousandths of the user's currency per kWh: integers, like every amount in hostapp.
+    electricity_milli_per_kwh: int = Field(default=0, ge=0, le=10_000_000)
+    electricity_currency: str = Field(default="EUR", min_length=1, max_length=8)
+    payout_address: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    problem: str | None = None  # set when the file was broken and defaults are in use
+
+
+def load_settings(path: Path) -> LoadedSettings:
+    if not path.exists():
+        return LoadedSettings(Settings())
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return LoadedSettings(Settings.model_validate(raw))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
+        backup = path.with_name(path.name + ".bak")
+        os.replace(path, backup)
+        problem = (
+            f"settings file {path} is broken ({_first_line(exc)}); it was kept as {backup.name} "
+            "and defaults are in use: fix or delete it, then restart"
+        )
+        log.warning(problem)
+        return LoadedSettings(Settings(), problem)
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    write_private(path, (settings.model_dump_json(indent=2) + "\n").encode("utf-8"))
+
+
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "<root>"
+        return f"{where}: {err['msg']}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

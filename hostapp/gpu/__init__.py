@@ -1,0 +1,1 @@
+"""NVIDIA GPUs through NVML: detection, telemetry, process classification, qualification."""

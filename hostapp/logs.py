@@ -1,0 +1,92 @@
+"""Logging: a rotating file in the logs dir, every record passed through the secret redactor."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import threading
+from pathlib import Path
+
+REDACTED = "[REDACTED]"
+
+# Shapes that are secrets whatever registered them: base58 ed25519 secrets (64 bytes -> 86-88
+# chars), solana-keygen JSON arrays of 64 byte values, 128-hex-digit keys, and password-like fields.
+_PATTERNS = (
+    re.compile(r"\b[1-9A-HJ-NP-Za-km-z]{85,90}\b"),
+    re.compile(r"\[\s*(?:\d{1,3}\s*,\s*){63}\d{1,3}\s*\]"),
+    re.compile(r"\b[0-9a-fA-F]{128}\b"),
+    re.compile(
+        r"(?i)(\"?(?:password|passphrase|secret|token|auth|mnemonic|seed)\"?\s*[:=]\s*)(\"[^\"]*\"|\S+)"
+    ),
+    re.compile(r"(?i)(authorization:\s*)(\S+(?:\s+\S+)?)"),
+)
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces registered secrets and secret-shaped strings in every message and argument."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+
+    def register(self, *secrets: str) -> None:
+        with self._lock:
+            self._secrets.update(s for s in secrets if s and len(s) >= 6)
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for pattern in _PATTERNS:
+            if pattern.groups >= 2:
+                text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+            else:
+                text = pattern.sub(REDACTED, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+redactor = SecretRedactor()
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
+
+
+def setup_logging(logs_dir: Path | None, level: int = logging.INFO, console: bool = False) -> None:
+    """Install the redactor on every handler of the root logger, and a rotating file handler."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    for handler in list(root.handlers):
+        if getattr(handler, "_hostapp", False):
+            root.removeHandler(handler)
+            handler.close()
+    handlers: list[logging.Handler] = []
+    if logs_dir is not None:
+        logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        file_handler = logging.handlers.RotatingFileHandler(
+            logs_dir / "hostapp.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
+        handlers.append(file_handler)
+    if console:
+        handlers.append(logging.StreamHandler())
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.addFilter(redactor)
+        handler._hostapp = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    # Filters on loggers do not see records of child loggers; handler filters do, so also guard
+    # handlers others (pytest, uvicorn) attach later through the root logger itself.
+    if redactor not in root.filters:
+        root.addFilter(redactor)

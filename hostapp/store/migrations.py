@@ -1,0 +1,81 @@
+"""Schema migrations, in order. Never edit a released one: append a new step.
+
+Each step runs in its own transaction together with the `user_version` bump, so a failing
+step leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: key/value state and the job history
+    """
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE jobs (
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        source TEXT NOT NULL,             -- 'grid' or 'local'
+        definition TEXT NOT NULL,         -- the job definition JSON as received
+        status TEXT NOT NULL,             -- queued/running/succeeded/failed/stopped
+        reason TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        PRIMARY KEY (job_id, attempt)
+    );
+    """,
+    # 2: the ledger (one row per job attempt) and the outbox of undelivered results
+    """
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        gpu_uuid TEXT,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        seconds_billed INTEGER NOT NULL DEFAULT 0,
+        rate_per_second INTEGER NOT NULL,  -- token base units per second
+        amount INTEGER NOT NULL DEFAULT 0, -- token base units, never floats
+        status TEXT NOT NULL CHECK (status IN ('running', 'credited', 'paid', 'failed')),
+        reason TEXT,
+        payout_signature TEXT,
+        UNIQUE (job_id, attempt)
+    );
+    CREATE INDEX ledger_started ON ledger (started_at);
+    CREATE TABLE outbox (
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        tries INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        PRIMARY KEY (job_id, attempt)
+    );
+    """,
+    # 3: payouts seen on chain, and job output of each op
+    """
+    CREATE TABLE payouts (
+        signature TEXT PRIMARY KEY,
+        amount INTEGER NOT NULL,
+        mint TEXT,
+        received_at REAL NOT NULL,
+        reconciled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE job_ops (
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        op_id TEXT NOT NULL,
+        container_id TEXT,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        oom_killed INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        results TEXT,
+        log_tail TEXT,
+        started_at REAL,
+        ended_at REAL,
+        PRIMARY KEY (job_id, attempt, op_id)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,1 @@
+"""The node's Solana key: keyring-held secret, signing, chain client, payouts."""

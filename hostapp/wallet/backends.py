@@ -1,0 +1,63 @@
+"""Which OS keyring backends hostapp trusts with the wallet secret.
+
+Only backends that encrypt at rest under the user's login are accepted; plaintext or
+"encrypted with a key stored beside it" backends (keyrings.alt) are refused by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SECURE_BACKENDS = frozenset(
+    {
+        "keyring.backends.SecretService.Keyring",
+        "keyring.backends.kwallet.DBusKeyring",
+        "keyring.backends.Windows.WinVaultKeyring",
+        "keyring.backends.macOS.Keyring",
+    }
+)
+
+
+def backend_name(backend: Any) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def secure_backend() -> tuple[Any | None, str]:
+    """The highest-priority secure backend that is usable here, or None and the reason."""
+    import keyring
+    import keyring.backend
+
+    candidates = sorted(keyring.backend.get_all_keyring(), key=lambda b: b.priority, reverse=True)
+    for backend in candidates:
+        if backend_name(backend) in SECURE_BACKENDS:
+            return backend, backend_name(backend)
+    chosen = keyring.get_keyring()
+    return None, f"only insecure or no backends available (default: {backend_name(chosen)})"
+
+
+def describe_keyring() -> tuple[str, bool, str | None]:
+    """(backend name, is secure, problem or None) for `doctor` and the wizard."""
+    backend, name = secure_backend()
+    if backend is None:
+        return name, False, None
+    if name == "keyring.backends.SecretService.Keyring":
+        problem = _secret_service_problem()
+        if problem:
+            return name, True, problem
+    return name, True, None
+
+
+def _secret_service_problem() -> str | None:
+    try:
+        import secretstorage
+    except ImportError:
+        return "secretstorage is not installed"
+    try:
+        with secretstorage.dbus_init() as connection:
+            collection = secretstorage.get_default_collection(connection)
+            if collection.is_locked():
+                return "the default collection is locked"
+    except Exception as exc:  # D-Bus errors come in many types; any of them means "not usable"
+        return f"Secret Service not usable ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    return None

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: setup, lint, types, the Qt-import rule, then pytest inside
+# a D-Bus session with an unlocked gnome-keyring (a real Secret Service) and Qt offscreen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== ruff"; ruff check . && ruff format --check .
+echo "== mypy (strict on the core)"; mypy
+echo "== Qt stays in hostapp/gui"; bash scripts/check-qt-imports.sh
+echo "== pytest"
+exec dbus-run-session -- bash scripts/with-keyring.sh pytest "$@"

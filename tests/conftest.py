@@ -1,0 +1,69 @@
+"""Shared fixtures: an isolated HOSTAPP_HOME, the real Docker engine, locally built images."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPAT_DIR = ROOT.parent / "shared" / "compat" / "nosana-job-examples"
+BUSYBOX_IMAGE = "hostapp-test/busybox:latest"
+PYTHON_IMAGE = "hostapp/python:3"
+
+
+@pytest.fixture
+def hostapp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "hostapp-home"
+    monkeypatch.setenv("HOSTAPP_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def app_paths(hostapp_home: Path):  # type: ignore[no-untyped-def]
+    from hostapp.config.paths import default_paths
+
+    return default_paths().ensure()
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[object]:
+    """The real engine. Not skipped when absent: the test setup starts one, so absence is a failure."""
+    from hostapp.engine import connect
+
+    client = connect(timeout=60)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def local_images(docker_client: object) -> None:
+    """Builds the busybox/python/ubuntu images with the same script setup.sh uses, if missing."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "build-images.sh")], check=True)
+
+
+@pytest.fixture(scope="session")
+def busybox_image(local_images: None) -> str:
+    return BUSYBOX_IMAGE
+
+
+@pytest.fixture(scope="session")
+def python_image(local_images: None) -> str:
+    return PYTHON_IMAGE
+
+
+@pytest.fixture
+def dead_docker_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"unix://{tmp_path}/no-docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", url)
+    return url
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (
+        f"hostapp tests: DOCKER_HOST={os.environ.get('DOCKER_HOST', 'default')}, "
+        f"DBUS={'yes' if os.environ.get('DBUS_SESSION_BUS_ADDRESS') else 'no'}"
+    )
