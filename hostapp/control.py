@@ -1,0 +1,137 @@
+"""Local control socket: `hostapp status/pause/resume/schedule` talk to a running app or node.
+
+A Unix socket in the user's runtime dir, mode 0600 inside a 0700 folder: only the owner can
+connect. One JSON request line in, one JSON response line out; the server never trusts the
+request beyond the fields it names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import socketserver
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+class ControlError(Exception):
+    """Nothing is running, or the running app refused the request; the message says what to do."""
+
+
+class ControlHandler(Protocol):
+    def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Run `command` and return a JSON-able result; raise ValueError for a bad request."""
+        ...
+
+
+class _RequestHandler(socketserver.StreamRequestHandler):
+    server: _ControlServer
+
+    def handle(self) -> None:
+        line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
+        try:
+            if len(line) > MAX_REQUEST_BYTES:
+                raise ValueError("request too large")
+            request = json.loads(line)
+            if not isinstance(request, dict) or not isinstance(request.get("command"), str):
+                raise ValueError("request must be an object with a 'command' string")
+            args = request.get("args") or {}
+            if not isinstance(args, dict):
+                raise ValueError("'args' must be an object")
+            result = self.server.handler.handle_control(request["command"], args)
+            response: dict[str, Any] = {"ok": True, "result": result}
+        except (ValueError, json.JSONDecodeError) as exc:
+            response = {"ok": False, "error": str(exc)}
+        except Exception as exc:
+            log.exception("control command failed")
+            response = {"ok": False, "error": f"internal error: {exc}"}
+        self.wfile.write(json.dumps(response, default=str).encode() + b"\n")
+
+
+class _ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    handler: ControlHandler
+
+
+class ControlServer:
+    def __init__(self, path: Path, handler: ControlHandler) -> None:
+        self.path = path
+        self._handler = handler
+        self._server: _ControlServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path.parent, 0o700)
+        if self.path.exists():
+            if _answers(self.path):
+                raise ControlError(f"another hostapp is already running (control socket {self.path})")
+            self.path.unlink()  # left behind by a crashed run
+        old_umask = os.umask(0o177)
+        try:
+            server = _ControlServer(str(self.path), _RequestHandler)
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+        server.handler = self._handler
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="control-socket", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def _answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def call(path: Path, command: str, args: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
+    """Send one command to the running app; raises ControlError with a one-line reason."""
+    if not path.exists():
+        raise ControlError(
+            "hostapp is not running (no control socket): start it with `hostapp` or `hostapp node`"
+        )
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+            sock.sendall(json.dumps({"command": command, "args": args or {}}).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (ConnectionRefusedError, FileNotFoundError) as exc:
+            raise ControlError(
+                "hostapp is not running (stale control socket): start it with `hostapp` or `hostapp node`"
+            ) from exc
+        except OSError as exc:
+            raise ControlError(f"cannot talk to the running hostapp: {exc}") from exc
+    try:
+        response = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ControlError("the running hostapp sent no valid answer; check its log") from exc
+    if not response.get("ok"):
+        raise ControlError(str(response.get("error")))
+    return response.get("result")

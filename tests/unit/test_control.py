@@ -1,0 +1,105 @@
+"""The control socket over a real Unix socket, and the CLI when nothing runs."""
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hostapp.commands.control import parse_duration, parse_until
+from hostapp.control import ControlError, ControlServer, call
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+
+    def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        if command == "bad":
+            raise ValueError("bad request: no such thing")
+        with self.lock:
+            self.calls.append((command, args))
+        return {"headline": f"did {command}", "state": "waiting"}
+
+
+def test_round_trip_and_owner_only_permissions(tmp_path: Path) -> None:
+    sock = tmp_path / "run" / "control.sock"
+    recorder = Recorder()
+    server = ControlServer(sock, recorder)
+    server.start()
+    try:
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+        assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+        assert call(sock, "pause", {"until": None}) == {"headline": "did pause", "state": "waiting"}
+        with pytest.raises(ControlError, match="no such thing"):
+            call(sock, "bad")
+        assert recorder.calls == [("pause", {"until": None})]
+        # A second server on the same socket refuses instead of stealing it.
+        with pytest.raises(ControlError, match="already running"):
+            ControlServer(sock, recorder).start()
+    finally:
+        server.stop()
+    assert not sock.exists()
+
+
+def test_garbage_request_gets_an_error_not_a_crash(tmp_path: Path) -> None:
+    import socket
+
+    sock = tmp_path / "c.sock"
+    server = ControlServer(sock, Recorder())
+    server.start()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(sock))
+            s.sendall(b"[1, 2\n")
+            assert b'"ok": false' in s.recv(4096)
+        assert call(sock, "status")["state"] == "waiting"  # still serving
+    finally:
+        server.stop()
+
+
+def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
+    import socket
+
+    sock = tmp_path / "c.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(sock))
+    stale.close()  # file stays, nobody listens: what a crashed app leaves
+    with pytest.raises(ControlError, match="stale control socket"):
+        call(sock, "status")
+    server = ControlServer(sock, Recorder())
+    server.start()
+    assert call(sock, "status")["headline"] == "did status"
+    server.stop()
+
+
+def test_cli_says_nothing_is_running(hostapp_home: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hostapp", "status"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert out.returncode == 1
+    expected = "hostapp is not running (no control socket): start it with `hostapp` or `hostapp node`"
+    assert out.stderr.strip() == f"hostapp: error: {expected}"
+
+
+def test_duration_and_until_parsing() -> None:
+    assert parse_duration("1h30m") == timedelta(hours=1, minutes=30)
+    assert parse_duration("2d") == timedelta(days=2)
+    for bad in ("", "h", "2 hours", "-1h"):
+        with pytest.raises(ValueError, match="cannot read duration"):
+            parse_duration(bad)
+    now = datetime(2026, 11, 23, 22, 0).astimezone()
+    assert parse_until("21:30", now) == (now + timedelta(days=1)).replace(hour=21, minute=30)
+    assert parse_until("23:15", now).hour == 23
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_until("9pm", now)
