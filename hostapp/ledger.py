@@ -1,0 +1,114 @@
+"""The ledger's write side: one row per job attempt, amounts in token base units (integers).
+
+Rows move running → credited → paid, or running → failed. Totals on screen are sums of these
+rows (hostapp/earnings reads them); nothing else keeps a running balance that could drift.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hostapp.store import Store
+
+STATUSES = ("running", "credited", "paid", "failed")
+_SELECT_ROWS = (
+    "SELECT job_id, attempt, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
+    "status, reason, payout_signature FROM ledger "
+)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    job_id: str
+    attempt: int
+    gpu_uuid: str | None
+    started_at: float
+    ended_at: float | None
+    seconds_billed: int
+    rate_per_second: int
+    amount: int
+    status: str
+    reason: str | None
+    payout_signature: str | None
+
+
+def billed_amount(run_seconds: float, rate_per_second: int, timeout_seconds: int) -> tuple[int, int]:
+    """(seconds billed, amount): whole seconds, capped at the timeout; integers only."""
+    if rate_per_second < 0 or timeout_seconds < 0:
+        raise ValueError("rate and timeout must not be negative")
+    seconds = min(max(int(run_seconds), 0), timeout_seconds)
+    return seconds, seconds * rate_per_second
+
+
+class Ledger:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def start(
+        self,
+        job_id: str,
+        attempt: int,
+        gpu_uuid: str | None,
+        rate_per_second: int,
+        started_at: float | None = None,
+    ) -> None:
+        """Open the attempt's row; starting the same attempt twice keeps the first row (restarts)."""
+        self._store.execute(
+            "INSERT INTO ledger (job_id, attempt, gpu_uuid, started_at, rate_per_second, status) "
+            "VALUES (?, ?, ?, ?, ?, 'running') ON CONFLICT (job_id, attempt) DO NOTHING",
+            (
+                job_id,
+                attempt,
+                gpu_uuid,
+                started_at if started_at is not None else time.time(),
+                rate_per_second,
+            ),
+        )
+
+    def credit(
+        self, job_id: str, attempt: int, seconds_billed: int, amount: int, ended_at: float | None = None
+    ) -> None:
+        """The grid accepted the result and credited `amount`: the grid's figure is the truth."""
+        self._store.execute(
+            "UPDATE ledger SET status = 'credited', seconds_billed = ?, amount = ?, ended_at = ?, reason = NULL "
+            "WHERE job_id = ? AND attempt = ? AND status IN ('running', 'failed')",
+            (seconds_billed, amount, ended_at if ended_at is not None else time.time(), job_id, attempt),
+        )
+
+    def fail(self, job_id: str, attempt: int, reason: str, ended_at: float | None = None) -> None:
+        self._store.execute(
+            "UPDATE ledger SET status = 'failed', reason = ?, ended_at = ?, amount = 0 "
+            "WHERE job_id = ? AND attempt = ? AND status = 'running'",
+            (reason, ended_at if ended_at is not None else time.time(), job_id, attempt),
+        )
+
+    def mark_paid(self, job_id: str, attempt: int, signature: str) -> None:
+        self._store.execute(
+            "UPDATE ledger SET status = 'paid', payout_signature = ? "
+            "WHERE job_id = ? AND attempt = ? AND status = 'credited'",
+            (signature, job_id, attempt),
+        )
+
+    def running(self) -> list[LedgerRow]:
+        return self._rows("WHERE status = 'running' ORDER BY started_at")
+
+    def get(self, job_id: str, attempt: int) -> LedgerRow | None:
+        rows = self._rows("WHERE job_id = ? AND attempt = ?", (job_id, attempt))
+        return rows[0] if rows else None
+
+    def total(self, statuses: tuple[str, ...] = ("credited", "paid")) -> int:
+        marks = ",".join("?" * len(statuses))
+        row = self._store.query(
+            f"SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE status IN ({marks})",  # noqa: S608
+            statuses,
+        )
+        return int(row[0][0])
+
+    def _rows(self, where: str, params: tuple[object, ...] = ()) -> list[LedgerRow]:
+        rows = self._store.query(
+            "SELECT job_id, attempt, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
+            f"status, reason, payout_signature FROM ledger {where}",
+            params,
+        )
+        return [LedgerRow(*tuple(r)) for r in rows]

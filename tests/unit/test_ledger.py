@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from hostapp.ledger import Ledger, billed_amount
+from hostapp.store import Store
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(Store(tmp_path / "db.sqlite3"))
+
+
+def test_metering_is_integer_and_capped() -> None:
+    assert billed_amount(12.9, 1_000, 60) == (12, 12_000)
+    assert billed_amount(3600.0, 7, 60) == (60, 420)
+    assert billed_amount(-5, 7, 60) == (0, 0)
+    with pytest.raises(ValueError):
+        billed_amount(1, -1, 60)
+
+
+def test_row_lifecycle_and_idempotent_start(ledger: Ledger) -> None:
+    ledger.start("j1", 1, "GPU-1", 500, started_at=100.0)
+    ledger.start("j1", 1, "GPU-1", 999, started_at=200.0)  # a restart re-announcing the same attempt
+    row = ledger.get("j1", 1)
+    assert row is not None and row.rate_per_second == 500 and row.started_at == 100.0
+    ledger.credit("j1", 1, 10, 5_000, ended_at=110.0)
+    ledger.credit("j1", 1, 10, 5_000, ended_at=111.0)  # delivered twice: still one credit
+    ledger.mark_paid("j1", 1, "sig")
+    row = ledger.get("j1", 1)
+    assert row is not None and (row.status, row.amount, row.payout_signature) == ("paid", 5_000, "sig")
+    assert ledger.total() == 5_000
+
+
+def test_failed_rows_earn_nothing(ledger: Ledger) -> None:
+    ledger.start("j2", 1, None, 500)
+    ledger.fail("j2", 1, "image missing")
+    row = ledger.get("j2", 1)
+    assert row is not None and row.status == "failed" and row.reason == "image missing"
+    assert ledger.total() == 0
+    assert ledger.running() == []
