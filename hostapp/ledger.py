@@ -106,9 +106,6 @@ class Ledger:
         return int(row[0][0])
 
     def _rows(self, where: str, params: tuple[object, ...] = ()) -> list[LedgerRow]:
-        rows = self._store.query(
-            "SELECT job_id, attempt, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
-            f"status, reason, payout_signature FROM ledger {where}",
-            params,
-        )
+        # `where` is always one of this class's literal clauses; values go through parameters.
+        rows = self._store.query(_SELECT_ROWS + where, params)
         return [LedgerRow(*tuple(r)) for r in rows]
