@@ -76,6 +76,53 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, attempt, op_id)
     );
     """,
+    # 4: earnings summary: hourly buckets kept by triggers, so dashboard totals and per-day charts
+    # sum a few thousand buckets instead of a million ledger rows; plus measured energy per attempt
+    # (milliwatt-hours, NULL when not measured) for earnings net of electricity.
+    """
+    ALTER TABLE ledger ADD COLUMN energy_mwh INTEGER;
+    CREATE TABLE ledger_hourly (
+        hour INTEGER NOT NULL,            -- whole hours since the Unix epoch (UTC) of started_at
+        gpu TEXT NOT NULL,                -- gpu_uuid, '' for CPU / unknown
+        status TEXT NOT NULL,
+        amount INTEGER NOT NULL DEFAULT 0,
+        seconds INTEGER NOT NULL DEFAULT 0,
+        jobs INTEGER NOT NULL DEFAULT 0,
+        energy_mwh INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (hour, gpu, status)
+    ) WITHOUT ROWID;
+    INSERT INTO ledger_hourly (hour, gpu, status, amount, seconds, jobs, energy_mwh)
+        SELECT CAST(started_at / 3600 AS INTEGER), COALESCE(gpu_uuid, ''), status, SUM(amount),
+               SUM(seconds_billed), COUNT(*), COALESCE(SUM(energy_mwh), 0)
+        FROM ledger GROUP BY 1, 2, 3;
+    CREATE TRIGGER ledger_hourly_insert AFTER INSERT ON ledger BEGIN
+        INSERT INTO ledger_hourly (hour, gpu, status, amount, seconds, jobs, energy_mwh)
+        VALUES (CAST(NEW.started_at / 3600 AS INTEGER), COALESCE(NEW.gpu_uuid, ''), NEW.status,
+                NEW.amount, NEW.seconds_billed, 1, COALESCE(NEW.energy_mwh, 0))
+        ON CONFLICT (hour, gpu, status) DO UPDATE SET
+            amount = amount + excluded.amount, seconds = seconds + excluded.seconds,
+            jobs = jobs + 1, energy_mwh = energy_mwh + excluded.energy_mwh;
+    END;
+    CREATE TRIGGER ledger_hourly_delete AFTER DELETE ON ledger BEGIN
+        UPDATE ledger_hourly SET amount = amount - OLD.amount, seconds = seconds - OLD.seconds_billed,
+            jobs = jobs - 1, energy_mwh = energy_mwh - COALESCE(OLD.energy_mwh, 0)
+        WHERE hour = CAST(OLD.started_at / 3600 AS INTEGER) AND gpu = COALESCE(OLD.gpu_uuid, '')
+            AND status = OLD.status;
+    END;
+    CREATE TRIGGER ledger_hourly_update
+    AFTER UPDATE OF started_at, gpu_uuid, status, amount, seconds_billed, energy_mwh ON ledger BEGIN
+        UPDATE ledger_hourly SET amount = amount - OLD.amount, seconds = seconds - OLD.seconds_billed,
+            jobs = jobs - 1, energy_mwh = energy_mwh - COALESCE(OLD.energy_mwh, 0)
+        WHERE hour = CAST(OLD.started_at / 3600 AS INTEGER) AND gpu = COALESCE(OLD.gpu_uuid, '')
+            AND status = OLD.status;
+        INSERT INTO ledger_hourly (hour, gpu, status, amount, seconds, jobs, energy_mwh)
+        VALUES (CAST(NEW.started_at / 3600 AS INTEGER), COALESCE(NEW.gpu_uuid, ''), NEW.status,
+                NEW.amount, NEW.seconds_billed, 1, COALESCE(NEW.energy_mwh, 0))
+        ON CONFLICT (hour, gpu, status) DO UPDATE SET
+            amount = amount + excluded.amount, seconds = seconds + excluded.seconds,
+            jobs = jobs + 1, energy_mwh = energy_mwh + excluded.energy_mwh;
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
