@@ -1,0 +1,739 @@
+"""Nosana-compatible job definitions: the models, strict parsing with JSON paths, literals, and what runs here.
+
+Every model forbids unknown fields: a definition that says `privileged`, `cap_add`, `devices` or a host
+path is rejected with the path of the offending field, never silently ignored (design.md §3). The one
+open mapping is `meta`, which Nosana defines as free-form and which hostapp never acts on.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hostapp.gpu.requirements import GpuRequirements
+
+MAX_DEFINITION_BYTES = 1024 * 1024
+MAX_OPS = 64
+MAX_DEPTH = 32
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_PRICE_PER_SECOND = 10**15  # base units; far above any real price, far below int64 overflow
+
+# Ids and volume names: ASCII only, so look-alike letters, bidi overrides and zero-width characters
+# cannot make two ops or volumes print the same while being different (or smuggle path characters).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$"
+# image[:tag][@sha256:digest] with an optional registry host[:port]; no spaces, no control characters.
+_IMAGE_PATTERN = (
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@sha256:[a-f0-9]{64})?$"
+)
+LITERAL_RE = re.compile(r"%%((?:ops|global)\.[^%]{1,256})%%")
+REMOVE_IF_EMPTY = "__remove-if-empty__"
+SPREAD_KEY = "__spread__"
+REDACTED = "[REDACTED]"
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Text = Annotated[str, StringConstraints(max_length=65_536)]
+ShortText = Annotated[str, StringConstraints(max_length=4096)]
+ImageRef = Annotated[str, StringConstraints(pattern=_IMAGE_PATTERN, max_length=512)]
+EnvKey = Annotated[str, StringConstraints(pattern=_ENV_KEY_PATTERN)]
+Port = Annotated[int, Field(ge=1, le=65_535)]
+PortRange = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$")]
+LiteralString = Annotated[str, StringConstraints(pattern=r"^%%(ops|global)\.[^%]{1,256}%%$")]
+
+
+class JobDefinitionError(Exception):
+    """The definition is invalid. `.errors` lists (json_path, reason); str() is one line per error."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors or [("$", "invalid job definition")]
+        super().__init__("\n".join(f"{path}: {reason}" for path, reason in self.errors))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+def _container_path(value: str, *, allow_root: bool) -> str:
+    """An absolute path inside the container, with no `..` component (normalised)."""
+    _no_nul(value)
+    if not value.startswith("/"):
+        raise ValueError(f"must be an absolute path inside the container, got {value!r}")
+    if any(part == ".." for part in value.split("/")):
+        raise ValueError(f"must not contain '..', got {value!r}")
+    normalised = posixpath.normpath(value)
+    if normalised == "/" and not allow_root:
+        raise ValueError("must not be the container's root directory")
+    return normalised
+
+
+class SpreadMarker(_Strict):
+    """`{"__spread__": "%%ops.x.results.y%%"}`: JSON resolved at run time and spliced in."""
+
+    spread: LiteralString = Field(alias="__spread__")
+
+
+class HttpHealthCheck(_Strict):
+    type: Literal["http"]
+    path: ShortText
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    expected_status: Annotated[int, Field(ge=100, le=599)]
+    headers: dict[ShortText, ShortText] | None = None
+    body: Any = None
+    continuous: bool = False
+
+
+class WebSocketHealthCheck(_Strict):
+    type: Literal["websocket"]
+    expected_response: ShortText
+    continuous: bool = False
+
+
+HealthCheck = Annotated[HttpHealthCheck | WebSocketHealthCheck, Field(discriminator="type")]
+
+
+class ExposedPort(_Strict):
+    port: Port | PortRange
+    type: Literal["web", "api", "webapi", "websocket", "none"] | None = None
+    health_checks: Annotated[list[HealthCheck], Field(max_length=16)] | None = None
+
+
+ExposeItem = Port | PortRange | LiteralString | ExposedPort | SpreadMarker
+
+
+class S3Bucket(_Strict):
+    url: ShortText
+    files: list[ShortText] | None = None
+
+
+class Resource(_Strict):
+    """S3 / Hugging Face / Ollama model resources: parsed so they can be named, never fetched here."""
+
+    type: Literal["S3", "HF", "Ollama"] | None = None
+    url: ShortText | None = None
+    target: ShortText | None = None
+    files: Annotated[list[ShortText], Field(max_length=4096)] | None = None
+    allowWrite: bool | None = None  # Nosana's spelling
+    bucket: ShortText | None = None
+    buckets: Annotated[list[S3Bucket], Field(max_length=256)] | None = None
+    IAM: dict[ShortText, ShortText] | None = None
+    repo: ShortText | None = None
+    revision: ShortText | None = None
+    accessToken: ShortText | None = None
+    model: ShortText | None = None
+
+
+class DockerAuth(_Strict):
+    type: Literal["password"] | None = None
+    username: ShortText | None = None
+    password: ShortText | None = Field(default=None, repr=False)
+    email: ShortText | None = None
+    server: ShortText | None = None
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.username or self.password)
+
+
+class Authentication(_Strict):
+    docker: DockerAuth | None = None
+
+
+class RestartPolicy(_Strict):
+    policy: Literal["no", "always", "on-failure", "unless-stopped"] = "no"
+    restart_tries: Annotated[int, Field(ge=0, le=100)] = 0
+
+
+class Volume(_Strict):
+    name: Identifier
+    dest: str
+
+    @field_validator("dest")
+    @classmethod
+    def _dest(cls, value: str) -> str:
+        return _container_path(value, allow_root=False)
+
+
+ResourceItem = Resource | SpreadMarker | Literal["__remove-if-empty__"]
+CommandList = Annotated[list[Text], Field(max_length=4096)]
+
+
+class RunArgs(_Strict):
+    image: ImageRef | None = None  # may come from `global.image`
+    aliases: ShortText | list[ShortText] | None = None
+    cmd: Text | CommandList | None = None
+    entrypoint: Text | CommandList | None = None
+    env: Annotated[dict[EnvKey, Text], Field(max_length=1024)] | None = None
+    work_dir: str | None = None
+    output: str | None = None
+    volumes: Annotated[list[Volume], Field(max_length=16)] | None = None
+    expose: (
+        Port | PortRange | LiteralString | SpreadMarker | Annotated[list[ExposeItem], Field(max_length=64)] | None
+    ) = None
+    private: bool | None = None
+    gpu: bool | None = None
+    required_vram: Annotated[int, Field(ge=0, le=4096)] | None = None  # GB, as Nosana counts it
+    resources: Annotated[list[ResourceItem], Field(max_length=256)] | None = None
+    authentication: Authentication | None = None
+    restart_policy: RestartPolicy | None = None
+
+    @field_validator("cmd", "entrypoint")
+    @classmethod
+    def _command(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for part in [value] if isinstance(value, str) else value or []:
+            _no_nul(part)
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for item in (value or {}).values():
+            _no_nul(item)
+        return value
+
+    @field_validator("work_dir")
+    @classmethod
+    def _work_dir(cls, value: str | None) -> str | None:
+        return None if value is None else _container_path(value, allow_root=True)
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, value: str | None) -> str | None:
+        return None if value is None else _container_path(value, allow_root=False)
+
+
+class CreateVolumeArgs(_Strict):
+    name: Identifier
+
+
+class Execution(_Strict):
+    group: Identifier | None = None
+    depends_on: Annotated[list[Identifier], Field(max_length=MAX_OPS)] | None = None
+    stop_if_dependent_stops: bool | None = None
+
+
+LogType = Literal["stdin", "stdout", "stderr", "nodeerr"]
+
+
+class ResultFilter(_Strict):
+    regex: Annotated[str, StringConstraints(max_length=4096)]
+    logType: Annotated[list[LogType], Field(min_length=1, max_length=4)]
+
+    @field_validator("logType")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("logType values must be unique")
+        return value
+
+
+ResultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Results = Annotated[
+    dict[ResultName, Annotated[str, StringConstraints(max_length=4096)] | ResultFilter],
+    Field(max_length=64),
+]
+
+
+class RunOp(_Strict):
+    type: Literal["container/run"]
+    id: Identifier
+    args: RunArgs
+    results: Results | None = None
+    execution: Execution | None = None
+
+
+class CreateVolumeOp(_Strict):
+    type: Literal["container/create-volume"]
+    id: Identifier
+    args: CreateVolumeArgs
+    results: Results | None = None
+    execution: Execution | None = None
+
+
+Op = Annotated[RunOp | CreateVolumeOp, Field(discriminator="type")]
+
+
+class GlobalDefaults(_Strict):
+    image: ImageRef | None = None
+    gpu: bool | None = None
+    entrypoint: Text | CommandList | None = None
+    env: Annotated[dict[EnvKey, Text], Field(max_length=1024)] | None = None
+    work_dir: str | None = None
+    variables: Annotated[dict[EnvKey, Text], Field(max_length=1024)] | None = None
+
+    @field_validator("work_dir")
+    @classmethod
+    def _work_dir(cls, value: str | None) -> str | None:
+        return None if value is None else _container_path(value, allow_root=True)
+
+
+class LogisticsEndpoint(_Strict):
+    type: Literal["api", "api-listen"]
+    args: dict[Literal["endpoint"], ShortText] = Field(default_factory=dict)
+
+
+class Logistics(_Strict):
+    send: LogisticsEndpoint | None = None
+    receive: LogisticsEndpoint | None = None
+
+
+class Meta(BaseModel):
+    # Free-form in the Nosana format (trigger, system_requirements, ...): kept, never acted on,
+    # except system_requirements.required_vram for GPU matching.
+    model_config = ConfigDict(extra="allow", frozen=True)
+    trigger: ShortText | None = None
+    system_requirements: dict[ShortText, Any] | None = None
+
+
+class JobDefinition(_Strict):
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+){0,3}$")] = "0.1"
+    type: Literal["container"] = "container"
+    meta: Meta | None = None
+    logistics: Logistics | None = None
+    deployment_id: ShortText | None = None
+    global_: GlobalDefaults | None = Field(default=None, alias="global")
+    ops: Annotated[list[Op], Field(max_length=MAX_OPS)]
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> JobDefinition:
+        errors: list[tuple[str, str]] = []
+        seen: dict[str, int] = {}
+        volumes: set[str] = set()
+        for index, op in enumerate(self.ops):
+            if op.id in seen:
+                errors.append((f"$.ops[{index}].id", f"duplicate op id {op.id!r} (also ops[{seen[op.id]}])"))
+            seen[op.id] = index
+            if isinstance(op, CreateVolumeOp):
+                volumes.add(op.args.name)
+        for index, op in enumerate(self.ops):
+            for dep in (op.execution.depends_on or []) if op.execution else []:
+                if dep not in seen:
+                    errors.append((f"$.ops[{index}].execution.depends_on", f"unknown op id {dep!r}"))
+                elif dep == op.id:
+                    errors.append((f"$.ops[{index}].execution.depends_on", "an op cannot depend on itself"))
+            if isinstance(op, RunOp):
+                for v_index, volume in enumerate(op.args.volumes or []):
+                    # Only volumes the job itself creates: a name must never reach the user's own
+                    # Docker volumes (or anything on the host).
+                    if volume.name not in volumes:
+                        errors.append(
+                            (
+                                f"$.ops[{index}].args.volumes[{v_index}].name",
+                                f"volume {volume.name!r} is not created by a container/create-volume op "
+                                "of this job (host paths and outside volumes are not allowed)",
+                            )
+                        )
+                if op.args.image is None and (self.global_ is None or self.global_.image is None):
+                    errors.append((f"$.ops[{index}].args.image", "missing (and no global.image)"))
+        if not errors:
+            try:
+                execution_order(self)
+            except JobDefinitionError as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise _CrossCheckError(errors)
+        return self
+
+
+class _CrossCheckError(ValueError):
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{p}: {r}" for p, r in errors))
+        self.errors = errors
+
+
+_ADAPTER: TypeAdapter[JobDefinition] = TypeAdapter(JobDefinition)
+
+
+@dataclass(frozen=True)
+class GridJob:
+    """What the grid hands the node: a definition plus the terms it runs under."""
+
+    job_id: str
+    attempt: int
+    price_per_second: int  # token base units, never floats
+    timeout_seconds: int
+    definition: JobDefinition
+    network: bool = False  # the market allows outbound network for this job (design.md §3)
+
+    def __post_init__(self) -> None:
+        if not re.match(ID_PATTERN, self.job_id):
+            raise ValueError(f"job id {self.job_id!r} is not a plain ASCII id")
+        if isinstance(self.attempt, bool) or not isinstance(self.attempt, int) or not 1 <= self.attempt <= 10_000:
+            raise ValueError(f"attempt must be an integer 1..10000, got {self.attempt!r}")
+        price = self.price_per_second
+        if isinstance(price, bool) or not isinstance(price, int) or not 0 <= price <= MAX_PRICE_PER_SECOND:
+            raise ValueError(f"price_per_second must be an integer 0..{MAX_PRICE_PER_SECOND}, got {price!r}")
+        timeout = self.timeout_seconds
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
+            raise ValueError(f"timeout_seconds must be an integer 1..{MAX_TIMEOUT_SECONDS}, got {timeout!r}")
+
+
+@dataclass(frozen=True)
+class MachineCaps:
+    """What this machine can run: filled from the engine's info (and the GPU probe when there is one)."""
+
+    nvidia_runtime: bool = False
+    runtime_detail: str = "no NVIDIA container runtime"
+    gpu_vram_mb: int | None = None
+    network: bool = True  # whether jobs that need network may get it here
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_job_definition(raw: bytes | str | Mapping[str, Any]) -> JobDefinition:
+    """Parse and validate; raises JobDefinitionError listing every problem with its JSON path."""
+    if isinstance(raw, bytes | bytearray | str):
+        size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
+        if size > MAX_DEFINITION_BYTES:
+            raise JobDefinitionError([("$", f"definition is {size} bytes; the limit is {MAX_DEFINITION_BYTES}")])
+        try:
+            data: Any = json.loads(raw)
+        except RecursionError:
+            raise JobDefinitionError([("$", f"JSON nested deeper than {MAX_DEPTH} levels")]) from None
+        except UnicodeDecodeError as exc:
+            raise JobDefinitionError([("$", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+        except json.JSONDecodeError as exc:
+            raise JobDefinitionError(
+                [("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+            ) from None
+        except ValueError as exc:  # e.g. integers with thousands of digits
+            raise JobDefinitionError([("$", f"not valid JSON: {exc}")]) from None
+    else:
+        data = raw
+    if not isinstance(data, dict):
+        raise JobDefinitionError([("$", f"must be a JSON object, got {_json_type(data)}")])
+    depth_error = _depth_error(data)
+    if depth_error:
+        raise JobDefinitionError([depth_error])
+    ops = data.get("ops")
+    if isinstance(ops, list) and len(ops) > MAX_OPS:
+        raise JobDefinitionError([("$.ops", f"{len(ops)} ops; at most {MAX_OPS} are allowed")])
+    try:
+        definition = _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise JobDefinitionError(_translate(exc, data)) from None
+    return merge_globals(definition)
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _depth_error(data: Any) -> tuple[str, str] | None:
+    stack: list[tuple[Any, int, str]] = [(data, 1, "$")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            return path, f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1, f"{path}.{k}") for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value))
+    return None
+
+
+def _translate(exc: ValidationError, data: Any) -> list[tuple[str, str]]:
+    """Pydantic errors as (JSON path, reason); union branch names are dropped from the path."""
+    by_path: dict[str, list[str]] = {}
+    for err in exc.errors(include_url=False):
+        ctx = err.get("ctx") or {}
+        if isinstance(ctx.get("error"), _CrossCheckError):
+            for path, reason in ctx["error"].errors:
+                by_path.setdefault(path, []).append(reason)
+            continue
+        path, last = _json_path(data, err["loc"], keep_last=err["type"] == "missing")
+        if err["type"] == "extra_forbidden":
+            reason = f"unknown field {last!r}: not part of the job format (rejected, not ignored)"
+        elif err["type"] == "missing":
+            reason = "required field is missing"
+        elif err["type"] == "string_pattern_mismatch":
+            reason = _PATTERN_REASONS.get(str(ctx.get("pattern")), str(err["msg"]))
+        else:
+            reason = str(err["msg"]).removeprefix("Value error, ")
+        if len(path) > 200:
+            path = path[:200] + "…"
+        reasons = by_path.setdefault(path, [])
+        if reason not in reasons:
+            reasons.append(reason)
+    errors = [(path, " | ".join(reasons[:3])) for path, reasons in by_path.items()]
+    return errors[:50]
+
+
+_PATTERN_REASONS = {
+    ID_PATTERN: "must be a plain ASCII id: letters, digits, '_', '.', '-', at most 64 characters",
+    _IMAGE_PATTERN: "not a valid image reference (name[:tag][@sha256:digest])",
+    _ENV_KEY_PATTERN: "not a valid environment variable name",
+}
+
+
+def _json_path(data: Any, loc: tuple[int | str, ...], keep_last: bool) -> tuple[str, str]:
+    """Walk the input along `loc`, keeping only the steps that exist in it."""
+    path = "$"
+    current = data
+    last = ""
+    for index, part in enumerate(loc):
+        if isinstance(current, dict) and isinstance(part, str) and part in current:
+            path, current, last = f"{path}.{part}", current[part], part
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path, current, last = f"{path}[{part}]", current[part], str(part)
+        elif keep_last and index == len(loc) - 1:
+            path, last = f"{path}.{part}", str(part)
+    return path, last
+
+
+def merge_globals(definition: JobDefinition) -> JobDefinition:
+    """Apply `global` defaults (image, gpu, entrypoint, env, work_dir) to every container/run op."""
+    glob = definition.global_
+    if glob is None:
+        return definition
+    merged: list[RunOp | CreateVolumeOp] = []
+    for op in definition.ops:
+        if isinstance(op, RunOp):
+            args = op.args
+            update: dict[str, Any] = {}
+            for name in ("image", "gpu", "entrypoint", "work_dir"):
+                if getattr(args, name) is None and getattr(glob, name) is not None:
+                    update[name] = getattr(glob, name)
+            if glob.env:
+                update["env"] = {**glob.env, **(args.env or {})}
+            if update:
+                op = op.model_copy(update={"args": args.model_copy(update=update)})
+        merged.append(op)
+    return definition.model_copy(update={"ops": merged})
+
+
+def execution_order(definition: JobDefinition) -> list[RunOp | CreateVolumeOp]:
+    """Ops in document order, each moved after the ops it depends on; a cycle is an error."""
+    by_id = {op.id: op for op in definition.ops}
+    done: set[str] = set()
+    order: list[RunOp | CreateVolumeOp] = []
+    visiting: set[str] = set()
+
+    def visit(op: RunOp | CreateVolumeOp) -> None:
+        if op.id in done:
+            return
+        if op.id in visiting:
+            raise JobDefinitionError([("$.ops", f"execution.depends_on has a cycle through {op.id!r}")])
+        visiting.add(op.id)
+        for dep in (op.execution.depends_on or []) if op.execution else []:
+            if dep in by_id:
+                visit(by_id[dep])
+        visiting.discard(op.id)
+        done.add(op.id)
+        order.append(op)
+
+    for op in definition.ops:
+        visit(op)
+    return order
+
+
+# ---------------------------------------------------------------- commands and literals
+
+
+def effective_command(args: RunArgs) -> list[str] | None:
+    """Nosana's rule: a string cmd runs as ["/bin/sh", "-c", cmd]; a list is used as is."""
+    if args.cmd is None:
+        return None
+    if isinstance(args.cmd, str):
+        return ["/bin/sh", "-c", args.cmd]
+    return list(args.cmd)
+
+
+def effective_entrypoint(args: RunArgs) -> list[str] | None:
+    if args.entrypoint is None:
+        return None
+    if isinstance(args.entrypoint, str):
+        return [args.entrypoint]
+    return list(args.entrypoint)
+
+
+class LiteralError(Exception):
+    """A `%%…%%` literal names something that does not exist (yet)."""
+
+
+ResultsByOp = Mapping[str, Mapping[str, str | list[str | None]]]
+
+
+def resolve_literal(path: str, definition: JobDefinition, results: ResultsByOp) -> str:
+    """`global.variables.X`, `global.<field>`, or `ops.<id>.results.<name>` (the first match)."""
+    parts = path.split(".")
+    if parts[0] == "global":
+        glob = definition.global_
+        if glob is not None and len(parts) == 3 and parts[1] == "variables" and glob.variables:
+            if parts[2] in glob.variables:
+                return glob.variables[parts[2]]
+        if glob is not None and len(parts) == 2 and isinstance(getattr(glob, parts[1], None), str):
+            return str(getattr(glob, parts[1]))
+        raise LiteralError(f"%%{path}%% is not defined in global")
+    if len(parts) == 4 and parts[2] == "results":
+        op_results = results.get(parts[1])
+        if op_results is None:
+            raise LiteralError(f"%%{path}%%: op {parts[1]!r} has not produced results")
+        value = op_results.get(parts[3])
+        if isinstance(value, list):
+            found = [v for v in value if v is not None]
+            return found[0] if found else ""
+        if value is None:
+            raise LiteralError(f"%%{path}%%: op {parts[1]!r} has no result {parts[3]!r}")
+        raise LiteralError(f"%%{path}%%: result {parts[3]!r} failed: {value}")
+    raise LiteralError(f"%%{path}%% is not a literal hostapp can resolve")
+
+
+def substitute(text: str, definition: JobDefinition, results: ResultsByOp) -> str:
+    return LITERAL_RE.sub(lambda m: resolve_literal(m.group(1), definition, results), text)
+
+
+def resolve_run_args(args: RunArgs, definition: JobDefinition, results: ResultsByOp) -> RunArgs:
+    """Resolve literals in cmd, entrypoint and env (incl. `__spread__` and `__remove-if-empty__`)."""
+
+    def resolve_list(items: str | list[str] | None) -> str | list[str] | None:
+        if items is None:
+            return None
+        if isinstance(items, str):
+            return substitute(items, definition, results)
+        remove_if_empty = REMOVE_IF_EMPTY in items
+        resolved = [substitute(item, definition, results) for item in items if item != REMOVE_IF_EMPTY]
+        if remove_if_empty and not any(resolved):
+            return None
+        return resolved
+
+    env: dict[str, str] | None = None
+    if args.env is not None:
+        env = {}
+        for key, value in args.env.items():
+            if key == SPREAD_KEY:
+                env.update(_spread_object(substitute(value, definition, results), "env.__spread__"))
+            else:
+                env[key] = substitute(value, definition, results)
+    return args.model_copy(
+        update={"cmd": resolve_list(args.cmd), "entrypoint": resolve_list(args.entrypoint), "env": env}
+    )
+
+
+def _spread_object(text: str, where: str) -> dict[str, str]:
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise LiteralError(f"{where}: resolved value is not JSON ({exc})") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
+        raise LiteralError(f"{where}: resolved value is not a JSON object of plain values")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not re.match(_ENV_KEY_PATTERN, str(key)):
+            raise LiteralError(f"{where}: {key!r} is not a valid environment variable name")
+        out[str(key)] = json.dumps(item) if isinstance(item, bool) else str(item)
+    return out
+
+
+# ---------------------------------------------------------------- what runs here
+
+
+def run_ops(definition: JobDefinition) -> Iterable[RunOp]:
+    return (op for op in definition.ops if isinstance(op, RunOp))
+
+
+def needs_gpu(definition: JobDefinition) -> bool:
+    return any(op.args.gpu for op in run_ops(definition))
+
+
+def unsupported(definition: JobDefinition, machine_caps: MachineCaps) -> list[str]:
+    """Features this host does not run, one `unsupported: …` line each (empty: runnable here)."""
+    lines: list[str] = []
+    if definition.logistics is not None:
+        lines.append(
+            "unsupported: job: logistics: the definition and results are exchanged with an outside API "
+            "(confidential jobs); this host runs only definitions it is given"
+        )
+    if not definition.ops:
+        lines.append("unsupported: job: ops: the definition has no ops to run")
+    for op in run_ops(definition):
+        args = op.args
+        prefix = f"unsupported: op {op.id}"
+        if args.resources:
+            kinds = sorted(
+                {r.type or "?" for r in args.resources if isinstance(r, Resource)}
+                | ({"literal"} if any(isinstance(r, SpreadMarker) for r in args.resources) else set())
+            )
+            lines.append(f"{prefix}: args.resources: {'/'.join(kinds)} model resources are not downloaded by this host")
+        if args.expose is not None:
+            lines.append(
+                f"{prefix}: args.expose: exposed service ports need a public tunnel, which this host does not provide"
+            )
+        if args.gpu and not machine_caps.nvidia_runtime:
+            lines.append(f"{prefix}: args.gpu: cannot run GPU job: {machine_caps.runtime_detail}")
+        if args.gpu and args.required_vram and machine_caps.gpu_vram_mb is not None:
+            if args.required_vram * 1024 > machine_caps.gpu_vram_mb:
+                lines.append(
+                    f"{prefix}: args.required_vram: needs {args.required_vram} GB of GPU memory, "
+                    f"this GPU has {machine_caps.gpu_vram_mb // 1024} GB"
+                )
+        if args.aliases is not None:
+            lines.append(f"{prefix}: args.aliases: network aliases between ops are not provided")
+        if args.restart_policy and args.restart_policy.policy in ("always", "unless-stopped"):
+            if args.restart_policy.restart_tries == 0:
+                lines.append(
+                    f"{prefix}: args.restart_policy: {args.restart_policy.policy!r} without restart_tries "
+                    "restarts forever; give restart_tries"
+                )
+    return lines
+
+
+def gpu_requirements(definition: JobDefinition) -> GpuRequirements:
+    """What the job asks of a GPU, for qualification and grid matching (VRAM in MB)."""
+    vram_gb = max((op.args.required_vram or 0 for op in run_ops(definition) if op.args.gpu), default=0)
+    system = definition.meta.system_requirements if definition.meta else None
+    cuda: tuple[int, int] | None = None
+    if system:
+        value = system.get("required_vram")
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 4096:
+            vram_gb = max(vram_gb, int(value))
+        cuda = _version_pair(system.get("required_cuda"))
+    gpu = needs_gpu(definition)
+    return GpuRequirements(gpu=gpu, min_vram_mb=vram_gb * 1024 if gpu and vram_gb else None, min_cuda=cuda)
+
+
+def _version_pair(value: Any) -> tuple[int, int] | None:
+    candidates = value if isinstance(value, list) else [value]
+    pairs = []
+    for item in candidates:
+        match = re.match(r"^(\d{1,3})\.(\d{1,3})", str(item)) if item is not None else None
+        if match:
+            pairs.append((int(match.group(1)), int(match.group(2))))
+    return min(pairs) if pairs else None
+
+
+def redacted_json(definition: JobDefinition) -> str:
+    """The definition as JSON with registry passwords removed: what may be stored or shown."""
+    data = definition.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for op in data.get("ops", []):
+        docker = (op.get("args", {}).get("authentication") or {}).get("docker")
+        if docker and docker.get("password"):
+            docker["password"] = REDACTED
+    return json.dumps(data, sort_keys=True)
