@@ -1,0 +1,23 @@
+"""Earnings: read-side queries over the ledger (totals, per-day, per-GPU, pages, CSV). Qt-free."""
+
+from hostapp.earnings.queries import (
+    EARNED_STATUSES,
+    DayTotal,
+    EarningsQueries,
+    GpuTotal,
+    LedgerEntry,
+    Period,
+    Totals,
+    electricity_cost_milli,
+)
+
+__all__ = [
+    "EARNED_STATUSES",
+    "DayTotal",
+    "EarningsQueries",
+    "GpuTotal",
+    "LedgerEntry",
+    "Period",
+    "Totals",
+    "electricity_cost_milli",
+]
