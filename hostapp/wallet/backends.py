@@ -27,7 +27,16 @@ def secure_backend() -> tuple[Any | None, str]:
     """The highest-priority secure backend that is usable here, or None and the reason."""
     import keyring
     import keyring.backend
+    import keyring.core
 
+    # An explicit choice (PYTHON_KEYRING_BACKEND or keyringrc.cfg) is the user's: honour it, and
+    # refuse it if it is not a secure one rather than silently picking another backend.
+    configured = keyring.core.load_env() or keyring.core.load_config()
+    if configured is not None:
+        name = backend_name(configured)
+        if name in SECURE_BACKENDS:
+            return configured, name
+        return None, f"the configured keyring backend {name} is not a secure one"
     candidates = sorted(keyring.backend.get_all_keyring(), key=lambda b: b.priority, reverse=True)
     for backend in candidates:
         if backend_name(backend) in SECURE_BACKENDS:
@@ -61,3 +70,15 @@ def _secret_service_problem() -> str | None:
     except Exception as exc:  # D-Bus errors come in many types; any of them means "not usable"
         return f"Secret Service not usable ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
     return None
+
+
+def secret_service_locked() -> bool:
+    """True when the Secret Service default collection is locked.
+
+    Checked before keyring touches it: keyring would ask the daemon to unlock, which on a
+    headless session can wait on a prompt nobody sees. Raises on D-Bus failure.
+    """
+    import secretstorage
+
+    with secretstorage.dbus_init() as connection:
+        return bool(secretstorage.get_default_collection(connection).is_locked())
