@@ -8,6 +8,8 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
+from hostapp.wallet.amounts import format_units
+
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"  # noqa: S105 (a program id)
 TOKEN_ACCOUNT_LEN = 165
 MINT_LEN = 82
@@ -71,15 +73,6 @@ def ui_token_amount(amount: int, decimals: int) -> dict[str, Any]:
     """The RPC's UiTokenAmount. uiAmount is a float only because the RPC spec says so: display only."""
     text = format_units(amount, decimals)
     return {"amount": str(amount), "decimals": decimals, "uiAmount": float(text), "uiAmountString": text}
-
-
-def format_units(amount: int, decimals: int) -> str:
-    """Integer base units as a decimal string, exactly (no float rounding)."""
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10**decimals)
-    if decimals == 0 or frac == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{str(frac).rjust(decimals, '0').rstrip('0')}"
 
 
 def parsed_token_data(data: bytes, decimals_of: dict[str, int]) -> dict[str, Any] | None:
