@@ -148,6 +148,13 @@ class EarningsQueries:
         start = _hour_index(since) if since is not None else -(2**62)
         return [tuple(int(v) for v in row) for row in self._conn.execute(sql, (start,))]  # type: ignore[misc]
 
+    def hourly(self, since: dt.datetime) -> list[tuple[int, int]]:
+        """(hour index, earned amount) for hours with earnings from `since` (the 24 h chart)."""
+        return [(hour, amount) for hour, amount, *_ in self._earned_hours(since)]
+
+    def close(self) -> None:
+        self._conn.close()
+
     def per_gpu(self, since: dt.datetime | None) -> list[GpuTotal]:
         start = _hour_index(since) if since is not None else -(2**62)
         rows = self._conn.execute(

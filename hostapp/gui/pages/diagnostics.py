@@ -1,0 +1,83 @@
+"""Diagnostics: the doctor's checks (on a worker thread) with fix hints; open the logs folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QBrush, QColor, QDesktopServices
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hostapp.gui.bridge import EventBridge
+from hostapp.gui.pages.common import Message, heading
+from hostapp.gui.wiring import GuiServices
+from hostapp.gui.workers import run_in_background
+
+STATUS_COLOURS = {"OK": "#2e7d32", "WARN": "#b26a00", "FAIL": "#c62828"}
+
+
+class DiagnosticsPage(QWidget):
+    title = "Diagnostics"
+
+    def __init__(self, services: GuiServices, bridge: EventBridge) -> None:
+        super().__init__()
+        self._services = services
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("Diagnostics"))
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton("Run checks")
+        self.run_button.clicked.connect(self.run_checks)
+        open_logs = QPushButton("Open logs folder")
+        open_logs.clicked.connect(self.open_logs)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(open_logs)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Status", "Check", "Result / fix"])
+        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.tree.setWordWrap(True)
+        layout.addWidget(self.tree, 1)
+        self.logs_label = QLabel(f"Logs: {services.paths.logs}")
+        layout.addWidget(self.logs_label)
+        self.message = Message()
+        layout.addWidget(self.message)
+        self.report: Any = None
+
+    def run_checks(self) -> None:
+        self.run_button.setEnabled(False)
+        self.message.setText("Checking…")
+        run_in_background(self._services.run_doctor, self.show_report, self._failed)
+
+    def show_report(self, report: Any) -> None:
+        self.report = report
+        self.run_button.setEnabled(True)
+        self.tree.clear()
+        for check in report.checks:
+            status = str(check.status.value)
+            item = QTreeWidgetItem([status, check.id, check.summary])
+            item.setForeground(0, QBrush(QColor(STATUS_COLOURS.get(status, "#000000"))))
+            if check.hint and status != "OK":
+                QTreeWidgetItem(item, ["", "fix", check.hint])
+                item.setExpanded(True)
+            self.tree.addTopLevelItem(item)
+        if report.ok:
+            self.message.ok("Ready to share this GPU")
+        else:
+            self.message.error("Some checks failed: see the fixes above")
+
+    def _failed(self, exc: Exception) -> None:
+        self.run_button.setEnabled(True)
+        self.message.error(f"The checks could not run: {exc}")
+
+    def open_logs(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._services.paths.logs)))

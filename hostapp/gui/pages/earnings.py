@@ -1,0 +1,219 @@
+"""Earnings: per-day chart for 24 h / 7 d / 30 d / all, per GPU, the ledger table paged from SQLite,
+electricity cost at the user's price, CSV export. Every figure is a SQL aggregate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hostapp.earnings import EarningsQueries, LedgerEntry, Period, electricity_cost_milli
+from hostapp.earnings.export import export_csv
+from hostapp.gui.bridge import EventBridge
+from hostapp.gui.pages.common import Message, duration_text, heading, when_text
+from hostapp.gui.viewmodels import format_amount
+from hostapp.gui.wiring import GuiServices
+from hostapp.gui.workers import run_in_background
+
+PAGE_SIZE = 200
+PERIOD_LABELS = {Period.DAY: "24 h", Period.WEEK: "7 days", Period.MONTH: "30 days", Period.ALL: "All"}
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class LedgerTableModel(QAbstractTableModel):
+    """Ledger rows newest first, fetched PAGE_SIZE at a time as the view scrolls (LIMIT/OFFSET)."""
+
+    HEADERS = ("Started", "Job", "GPU", "Duration", "Rate /s", "Amount", "Status", "Payout signature")
+
+    def __init__(self, queries: EarningsQueries, decimals: int) -> None:
+        super().__init__()
+        self._queries = queries
+        self._decimals = decimals
+        self.rows: list[LedgerEntry] = []
+        self._total = 0
+        self.reload()
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self._total = self._queries.row_count()
+        self.rows = self._queries.page(0, PAGE_SIZE)
+        self.endResetModel()
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def canFetchMore(self, parent: AnyIndex) -> bool:
+        return not parent.isValid() and len(self.rows) < self._total
+
+    def fetchMore(self, parent: AnyIndex) -> None:
+        more = self._queries.page(len(self.rows), PAGE_SIZE)
+        if not more:
+            self._total = len(self.rows)
+            return
+        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(more) - 1)
+        self.rows.extend(more)
+        self.endInsertRows()
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if column == 0:
+            return when_text(row.started_at)
+        if column == 1:
+            return row.job_id if row.attempt == 1 else f"{row.job_id} #{row.attempt}"
+        if column == 2:
+            return row.gpu_uuid or "CPU"
+        if column == 3:
+            return duration_text(row.duration_seconds)
+        if column == 4:
+            return format_amount(row.rate_per_second, self._decimals)
+        if column == 5:
+            return format_amount(row.amount, self._decimals)
+        if column == 6:
+            return row.status
+        return row.payout_signature or ""
+
+
+class EarningsPage(QWidget):
+    title = "Earnings"
+
+    def __init__(self, services: GuiServices, bridge: EventBridge) -> None:
+        super().__init__()
+        from hostapp.gui.widgets.bar_chart import BarChart
+
+        self._services = services
+        self._queries = services.earnings()
+        self.period = Period.WEEK
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("Earnings"))
+
+        ranges = QHBoxLayout()
+        self.range_group = QButtonGroup(self)
+        self.range_buttons: dict[Period, QPushButton] = {}
+        for period in Period:
+            button = QPushButton(PERIOD_LABELS[period])
+            button.setCheckable(True)
+            button.clicked.connect(lambda _c=False, p=period: self.show_period(p))
+            self.range_group.addButton(button)
+            self.range_buttons[period] = button
+            ranges.addWidget(button)
+        ranges.addStretch(1)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.clicked.connect(self.ask_export)
+        ranges.addWidget(self.export_button)
+        layout.addLayout(ranges)
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+        self.chart = BarChart()
+        layout.addWidget(self.chart, 2)
+        self.per_gpu = QLabel()
+        layout.addWidget(self.per_gpu)
+
+        self.model = LedgerTableModel(self._queries, services.token_decimals)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        layout.addWidget(self.table, 3)
+        self.message = Message()
+        layout.addWidget(self.message)
+
+        self.show_period(Period.WEEK)
+        bridge.on("ledger.*", self, lambda _data: self.refresh())
+        bridge.on("job.finished", self, lambda _data: self.refresh())
+
+    def refresh(self) -> None:
+        self.show_period(self.period)
+        self.model.reload()
+
+    def show_period(self, period: Period) -> None:
+        self.period = period
+        self.range_buttons[period].setChecked(True)
+        now = dt.datetime.now().astimezone()
+        since = self._queries.period_start(period, now)
+        decimals, symbol = self._services.token_decimals, self._services.unit_symbol
+        days = self._queries.per_day(since)
+        if period is Period.DAY:
+            labels, values = self._hourly(now)
+        else:
+            labels = [d.day.strftime("%d %b") for d in days]
+            values = [d.amount for d in days]
+        total = sum(d.amount for d in days) if period is not Period.DAY else sum(values)
+        peak = max(values, default=0)
+        self.chart.set_data(labels, values, f"max {format_amount(peak, decimals, symbol)} per bar")
+        energy = self._queries.energy_since(since)
+        settings = self._services.settings
+        cost = electricity_cost_milli(energy, settings.electricity_milli_per_kwh)
+        self.summary.setText(
+            f"{PERIOD_LABELS[period]}: {format_amount(total, decimals, symbol)} earned · "
+            f"electricity {format_amount(energy, 6)} kWh = {format_amount(cost, 3)} {settings.electricity_currency}"
+        )
+        gpus = self._queries.per_gpu(since)
+        self.per_gpu.setText(
+            "Per GPU: "
+            + (" · ".join(f"{g.gpu_uuid or 'CPU'} {format_amount(g.amount, decimals, symbol)}" for g in gpus) or "—")
+        )
+
+    def _hourly(self, now: dt.datetime) -> tuple[list[str], list[int]]:
+        """The last 24 hours, one bar per hour, from the same hourly summary."""
+        start = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=23)
+        by_hour = {h: a for h, a in self._queries.hourly(start)}
+        hours = [start + dt.timedelta(hours=i) for i in range(24)]
+        return [h.strftime("%H") for h in hours], [by_hour.get(int(h.timestamp()) // 3600, 0) for h in hours]
+
+    def ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export earnings", "hostapp-earnings.csv", "CSV (*.csv)")
+        if path:
+            self.export_to(path)
+
+    def export_to(self, path: str) -> None:
+        """Streams the CSV on a worker thread with its own connection; the GUI stays responsive."""
+        since = self._queries.period_start(self.period, dt.datetime.now().astimezone())
+        decimals = self._services.token_decimals
+        price = self._services.settings.electricity_milli_per_kwh
+        open_queries = self._services.earnings
+
+        def write() -> int:
+            queries = open_queries()
+            try:
+                with open(path, "w", encoding="utf-8", newline="") as out:
+                    return export_csv(queries, out, since, decimals, price)
+            finally:
+                queries.close()
+
+        self.export_button.setEnabled(False)
+        run_in_background(write, self._exported, self._export_failed)
+
+    def _exported(self, count: int) -> None:
+        self.export_button.setEnabled(True)
+        self.message.ok(f"Exported {count} rows")
+
+    def _export_failed(self, exc: Exception) -> None:
+        self.export_button.setEnabled(True)
+        self.message.error(f"Export failed: {exc}")

@@ -1,0 +1,159 @@
+"""Jobs: the history from the store and the live log of the running job, both searchable."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hostapp.gui.bridge import EventBridge
+from hostapp.gui.pages.common import duration_text, heading, when_text
+from hostapp.gui.wiring import GuiServices
+
+HISTORY_LIMIT = 500
+LOG_LINES = 5000
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+# The search is a parameter of a fixed statement; the LIKE pattern escapes % and _.
+_HISTORY_SQL = (
+    "SELECT job_id, attempt, source, status, reason, created_at, started_at, ended_at FROM jobs "
+    "WHERE ? = '' OR job_id LIKE ? ESCAPE '\\' OR status LIKE ? ESCAPE '\\' OR reason LIKE ? ESCAPE '\\' "
+    "ORDER BY created_at DESC LIMIT ?"
+)
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class JobHistoryModel(QAbstractTableModel):
+    HEADERS = ("Created", "Job", "Source", "Status", "Duration", "Reason")
+
+    def __init__(self, services: GuiServices) -> None:
+        super().__init__()
+        self._services = services
+        self.rows: list[tuple[Any, ...]] = []
+        self.search = ""
+        self.reload()
+
+    def reload(self) -> None:
+        pattern = like_pattern(self.search)
+        self.beginResetModel()
+        self.rows = [
+            tuple(r)
+            for r in self._services.store.query(_HISTORY_SQL, (self.search, pattern, pattern, pattern, HISTORY_LIMIT))
+        ]
+        self.endResetModel()
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        job_id, attempt, source, status, reason, created, started, ended = self.rows[index.row()]
+        column = index.column()
+        if column == 0:
+            return when_text(created)
+        if column == 1:
+            return job_id if attempt == 1 else f"{job_id} #{attempt}"
+        if column == 2:
+            return source
+        if column == 3:
+            return status
+        if column == 4:
+            return duration_text(int(ended - started)) if started and ended else "—"
+        return reason or ""
+
+
+class JobsPage(QWidget):
+    title = "Jobs"
+
+    def __init__(self, services: GuiServices, bridge: EventBridge) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("Jobs"))
+        search_row = QHBoxLayout()
+        self.history_search = QLineEdit()
+        self.history_search.setPlaceholderText("Search job id, status or reason")
+        self.history_search.textChanged.connect(self._search_history)
+        search_row.addWidget(self.history_search)
+        layout.addLayout(search_row)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.model = JobHistoryModel(services)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        splitter.addWidget(self.table)
+
+        log_box = QWidget()
+        log_layout = QVBoxLayout(log_box)
+        log_layout.setContentsMargins(0, 0, 0, 0)
+        log_header = QHBoxLayout()
+        self.log_title = QLabel("Live log: no job running")
+        self.log_search = QLineEdit()
+        self.log_search.setPlaceholderText("Filter log lines")
+        self.log_search.textChanged.connect(self._render_log)
+        log_header.addWidget(self.log_title, 1)
+        log_header.addWidget(self.log_search)
+        log_layout.addLayout(log_header)
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(LOG_LINES)
+        log_layout.addWidget(self.log_view)
+        splitter.addWidget(log_box)
+        layout.addWidget(splitter, 1)
+
+        self.lines: deque[str] = deque(maxlen=LOG_LINES)
+        bridge.on("job.log", self, self._on_log)
+        bridge.on("job.*", self, self._on_job_event)
+
+    def _search_history(self, text: str) -> None:
+        self.model.search = text.strip()
+        self.model.reload()
+
+    def _on_job_event(self, data: dict[str, Any]) -> None:
+        if "line" not in data and "lines" not in data and "text" not in data:
+            self.model.reload()  # started / finished / failed: the history changed
+
+    def _on_log(self, data: dict[str, Any]) -> None:
+        job = data.get("job_id")
+        if job:
+            self.log_title.setText(f"Live log: {job}")
+        raw = data.get("lines") or data.get("line") or data.get("text") or ""
+        new = [str(x) for x in raw] if isinstance(raw, list | tuple) else str(raw).splitlines()
+        needle = self.log_search.text().lower()
+        for line in new:
+            self.lines.append(line)
+            if not needle or needle in line.lower():
+                self.log_view.appendPlainText(line)
+
+    def _render_log(self, text: str) -> None:
+        needle = text.lower()
+        shown = [line for line in self.lines if not needle or needle in line.lower()]
+        self.log_view.setPlainText("\n".join(shown))

@@ -1,0 +1,156 @@
+"""Settings: hostapp.config.settings fields; validated by the settings model, saved atomically."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from pydantic import ValidationError
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hostapp.config.settings import Settings
+from hostapp.gui.bridge import EventBridge
+from hostapp.gui.pages.common import Message, heading
+from hostapp.gui.wiring import GuiServices
+
+CLUSTERS = ("localnet", "devnet", "mainnet-beta", "custom")
+NOTIFICATIONS = {
+    "job_started": "Job started",
+    "job_finished": "Job finished",
+    "payout_received": "Payout received",
+    "paused_for_game": "Paused for a game",
+    "error_needs_action": "Error needing action",
+}
+
+
+def parse_price_milli(text: str) -> int:
+    """ "0.32" (currency per kWh) → 320 thousandths; ValueError with a one-line reason."""
+    try:
+        value = Decimal(text.strip() or "0")
+    except InvalidOperation:
+        raise ValueError(f"electricity price {text!r} is not a number: use e.g. 0.32") from None
+    if value < 0 or value.as_tuple().exponent < -3:  # type: ignore[operator]
+        raise ValueError("electricity price: a positive number with at most 3 decimals")
+    return int(value * 1000)
+
+
+def price_text(milli: int) -> str:
+    return f"{Decimal(milli) / 1000:.3f}"
+
+
+class SettingsPage(QWidget):
+    title = "Settings"
+
+    def __init__(self, services: GuiServices, bridge: EventBridge) -> None:
+        super().__init__()
+        self._services = services
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("Settings"))
+        form = QFormLayout()
+        self.grid_url = QLineEdit()
+        self.grid_url.setPlaceholderText("empty: the embedded local grid")
+        self.cluster = QComboBox()
+        self.cluster.addItems(CLUSTERS)
+        self.rpc_url = QLineEdit()
+        self.rpc_url.setPlaceholderText("default for the cluster")
+        self.gpus = QLineEdit()
+        self.gpus.setPlaceholderText("empty: every detected GPU; or comma-separated GPU UUIDs")
+        self.memory_mb = QSpinBox()
+        self.memory_mb.setRange(64, 1_048_576)
+        self.memory_mb.setSuffix(" MB")
+        self.cpus = QDoubleSpinBox()
+        self.cpus.setRange(0.1, 512)
+        self.cache_mb = QSpinBox()
+        self.cache_mb.setRange(512, 10_000_000)
+        self.cache_mb.setSuffix(" MB")
+        self.autostart = QCheckBox("Start hostapp when I log in")
+        self.price = QLineEdit()
+        self.currency = QLineEdit()
+        self.currency.setMaxLength(8)
+        self.notifications = {key: QCheckBox(label) for key, label in NOTIFICATIONS.items()}
+        form.addRow("Grid URL", self.grid_url)
+        form.addRow("Solana cluster", self.cluster)
+        form.addRow("Solana RPC URL", self.rpc_url)
+        form.addRow("GPUs", self.gpus)
+        form.addRow("Job memory limit", self.memory_mb)
+        form.addRow("Job CPU limit", self.cpus)
+        form.addRow("Image cache budget", self.cache_mb)
+        form.addRow("", self.autostart)
+        price_row = QHBoxLayout()
+        price_row.addWidget(self.price)
+        price_row.addWidget(self.currency)
+        form.addRow("Electricity price per kWh", price_row)
+        for box in self.notifications.values():
+            form.addRow("Notify" if box is next(iter(self.notifications.values())) else "", box)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        self.message = Message()
+        buttons.addWidget(self.message, 1)
+        revert = QPushButton("Revert")
+        revert.clicked.connect(self.load)
+        self.save_button = QPushButton("Save")
+        self.save_button.clicked.connect(self.save)
+        buttons.addWidget(revert)
+        buttons.addWidget(self.save_button)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self.load()
+
+    def load(self) -> None:
+        s = self._services.settings
+        self.grid_url.setText(s.grid.url or "")
+        self.cluster.setCurrentText(s.solana.cluster)
+        self.rpc_url.setText(s.solana.rpc_url or "")
+        self.gpus.setText(", ".join(s.gpus.enabled_uuids or []))
+        self.memory_mb.setValue(s.jobs.memory_mb)
+        self.cpus.setValue(s.jobs.cpus)
+        self.cache_mb.setValue(s.image_cache.budget_mb)
+        self.autostart.setChecked(s.autostart)
+        self.price.setText(price_text(s.electricity_milli_per_kwh))
+        self.currency.setText(s.electricity_currency)
+        for key, box in self.notifications.items():
+            box.setChecked(bool(getattr(s.notifications, key)))
+        self.message.setText("")
+
+    def edited(self) -> Settings:
+        """The form as a validated Settings; ValueError/ValidationError say what is wrong."""
+        data = self._services.settings.model_dump()
+        gpus = [g.strip() for g in self.gpus.text().split(",") if g.strip()]
+        data["grid"]["url"] = self.grid_url.text().strip() or None
+        data["solana"]["cluster"] = self.cluster.currentText()
+        data["solana"]["rpc_url"] = self.rpc_url.text().strip() or None
+        data["gpus"]["enabled_uuids"] = gpus or None
+        data["jobs"]["memory_mb"] = self.memory_mb.value()
+        data["jobs"]["cpus"] = self.cpus.value()
+        data["image_cache"]["budget_mb"] = self.cache_mb.value()
+        data["autostart"] = self.autostart.isChecked()
+        data["electricity_milli_per_kwh"] = parse_price_milli(self.price.text())
+        data["electricity_currency"] = self.currency.text().strip()
+        for key, box in self.notifications.items():
+            data["notifications"][key] = box.isChecked()
+        return Settings.model_validate(data)
+
+    def save(self) -> None:
+        try:
+            settings = self.edited()
+            self._services.save_settings(settings)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            self.message.error(f"Not saved: {where}: {error['msg']}")
+            return
+        except (ValueError, OSError) as exc:
+            self.message.error(f"Not saved: {exc}")
+            return
+        self._services.settings = settings
+        self.message.ok("Saved")

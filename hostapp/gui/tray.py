@@ -1,0 +1,121 @@
+"""The tray icon: one icon per node state, a tooltip with the reason, a menu rebuilt on open."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+
+from hostapp.gui.bridge import EventBridge
+from hostapp.gui.icons import icon
+from hostapp.gui.viewmodels import (
+    STATE_ICONS,
+    NodeControl,
+    NodeState,
+    NodeStatus,
+    PauseChoice,
+)
+
+log = logging.getLogger(__name__)
+
+RESUMABLE = {NodeState.PAUSED, NodeState.SNOOZED}
+STARTABLE = {NodeState.STOPPED, NodeState.ERROR, NodeState.OFFLINE}
+
+
+def next_change_text(timestamp: float | None, now: dt.datetime | None = None) -> str:
+    if timestamp is None:
+        return ""
+    now = now or dt.datetime.now().astimezone()
+    when = dt.datetime.fromtimestamp(timestamp, now.tzinfo)
+    if when.date() == now.date():
+        return when.strftime("%H:%M")
+    if when.date() == (now + dt.timedelta(days=1)).date():
+        return "tomorrow " + when.strftime("%H:%M")
+    return when.strftime("%a %d %b %H:%M")
+
+
+class TrayController(QWidget):
+    """Owns the QSystemTrayIcon; every action calls a NodeControl method, nothing else.
+
+    A QWidget (never shown) only so the menu has a parent that outlives each rebuild.
+    """
+
+    def __init__(
+        self,
+        node: NodeControl,
+        bridge: EventBridge,
+        open_dashboard: Callable[[], None],
+        quit_app: Callable[[], None],
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
+    ) -> None:
+        super().__init__()
+        self._node = node
+        self._open_dashboard = open_dashboard
+        self._quit_app = quit_app
+        self._clock = clock
+        self.status = node.status()
+        self.tray = QSystemTrayIcon(self)
+        self.menu = QMenu(self)
+        self.menu.aboutToShow.connect(self.rebuild_menu)
+        self.tray.setContextMenu(self.menu)
+        self.tray.activated.connect(self._on_activated)
+        bridge.on("node.state", self, self._on_state_event)
+        self.apply_status(self.status)
+        self.rebuild_menu()
+
+    def show(self) -> None:  # type: ignore[override]
+        self.tray.show()
+
+    def _on_state_event(self, data: dict[str, Any]) -> None:
+        self.apply_status(NodeStatus.from_event(data))
+
+    def apply_status(self, status: NodeStatus) -> None:
+        self.status = status
+        self.icon_name = STATE_ICONS[status.state]
+        self.tray.setIcon(icon(self.icon_name))
+        tooltip = status.headline
+        if status.next_change is not None:
+            tooltip += f"\nNext change: {next_change_text(status.next_change, self._clock())}"
+        self.tray.setToolTip(tooltip)
+
+    def rebuild_menu(self) -> None:
+        """Built when opened, so it always matches the state of this moment."""
+        self.menu.clear()
+        status_line = self.menu.addAction(self.status.headline)
+        status_line.setEnabled(False)
+        self.menu.addSeparator()
+        if self.status.state in RESUMABLE:
+            self.menu.addAction("Resume", self._node.resume)
+        elif self.status.state in STARTABLE:
+            self.menu.addAction("Start", self._node.start)
+        pause_menu = self.menu.addMenu("Pause")
+        for choice in PauseChoice:
+            action = pause_menu.addAction(choice.label)
+            action.triggered.connect(lambda _checked=False, c=choice: self.pause(c))
+        self.menu.addSeparator()
+        self.menu.addAction("Open dashboard", self._open_dashboard)
+        self.menu.addAction("Quit", self._quit_app)
+
+    def pause(self, choice: PauseChoice) -> None:
+        self._node.pause(choice)
+
+    def action(self, text: str) -> QAction:
+        """The menu entry named `text` (tests and the screenshot script use this)."""
+        self.rebuild_menu()
+        for action in self.menu.actions():
+            if action.text() == text:
+                return action
+            submenu = action.menu()
+            if submenu is not None:
+                for sub in submenu.actions():
+                    if sub.text() == text:
+                        return sub
+        raise KeyError(text)
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self._open_dashboard()

@@ -1,0 +1,310 @@
+"""What the pages show and the service calls they make: small typed interfaces, no Qt.
+
+The composition root (hostapp/gui/wiring.py) fills these from the core. Pages depend only on
+these shapes, so a page is built the same way whether the node, wallet or schedule service it
+talks to is the real one or the stand-in used until that part of the core lands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from hostapp.schedule.grid import Cell, Preset, WeeklyGrid
+from hostapp.schedule.policy import Rules
+
+
+class NodeState(StrEnum):
+    WORKING = "working"
+    WAITING = "waiting"
+    PAUSED = "paused"
+    SNOOZED = "snoozed"
+    OFFLINE = "offline"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+STATE_LABELS: dict[NodeState, str] = {
+    NodeState.WORKING: "Working",
+    NodeState.WAITING: "Waiting for work",
+    NodeState.PAUSED: "Paused",
+    NodeState.SNOOZED: "Snoozed",
+    NodeState.OFFLINE: "Offline",
+    NodeState.ERROR: "Error",
+    NodeState.STOPPED: "Stopped",
+}
+
+# Which tray icon (resources/tray-<name>.svg) each state shows.
+STATE_ICONS: dict[NodeState, str] = {
+    NodeState.WORKING: "working",
+    NodeState.WAITING: "waiting",
+    NodeState.PAUSED: "paused",
+    NodeState.SNOOZED: "paused",
+    NodeState.OFFLINE: "offline",
+    NodeState.ERROR: "error",
+    NodeState.STOPPED: "offline",
+}
+
+
+def _state(value: object) -> NodeState:
+    try:
+        return NodeState(str(value).lower())
+    except ValueError:
+        return NodeState.ERROR
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    job_id: str
+    started_at: float | None = None
+    timeout_seconds: int | None = None
+    rate_per_second: int | None = None  # token base units per second
+
+    def fraction(self, now: float) -> float | None:
+        if self.started_at is None or not self.timeout_seconds:
+            return None
+        return max(0.0, min(1.0, (now - self.started_at) / self.timeout_seconds))
+
+    def seconds_left(self, now: float) -> int | None:
+        if self.started_at is None or not self.timeout_seconds:
+            return None
+        return max(0, int(self.started_at + self.timeout_seconds - now))
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    state: NodeState
+    reason: str = ""
+    next_change: float | None = None  # epoch seconds of the next planned change
+    job: JobProgress | None = None
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self.state]
+
+    @property
+    def headline(self) -> str:
+        """ "Paused — game running: eldenring.exe": the tray tooltip and the dashboard title."""
+        if not self.reason:
+            return self.label
+        if self.reason.lower().startswith(self.label.lower()):
+            return self.reason  # "Snoozed until 21:30", not "Snoozed — Snoozed until 21:30"
+        return f"{self.label} — {self.reason}"
+
+    @classmethod
+    def from_event(cls, data: Mapping[str, Any]) -> NodeStatus:
+        """A "node.state" event payload; unknown or missing fields degrade, never raise."""
+        job_data = data.get("job")
+        job = None
+        if isinstance(job_data, Mapping) and job_data.get("job_id"):
+            timeout = job_data.get("timeout_seconds")
+            rate = job_data.get("rate_per_second")
+            job = JobProgress(
+                str(job_data["job_id"]),
+                _float(job_data.get("started_at")),
+                int(timeout) if isinstance(timeout, int) else None,
+                int(rate) if isinstance(rate, int) else None,
+            )
+        return cls(
+            _state(data.get("state", "error")),
+            str(data.get("reason") or ""),
+            _float(data.get("next_change")),
+            job,
+        )
+
+
+class PauseChoice(StrEnum):
+    ONE_HOUR = "1 hour"
+    UNTIL_TOMORROW = "until tomorrow"
+    INDEFINITELY = "indefinitely"
+
+    @property
+    def label(self) -> str:
+        return self.value[:1].upper() + self.value[1:]
+
+
+class NodeControl(Protocol):
+    """The node the tray and dashboard steer (hostapp/node.py when it lands)."""
+
+    def status(self) -> NodeStatus: ...
+
+    def start(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def pause(self, choice: PauseChoice) -> None:
+        """Snooze; what "until tomorrow" means is the schedule's rule, not the GUI's."""
+        ...
+
+
+@dataclass(frozen=True)
+class GpuSample:
+    """One GPU's telemetry as the gauges show it; missing values stay None."""
+
+    uuid: str
+    name: str = "GPU"
+    temperature_c: float | None = None
+    utilization_percent: float | None = None
+    power_w: float | None = None
+    power_limit_w: float | None = None
+    memory_used_bytes: int | None = None
+    memory_total_bytes: int | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> GpuSample:
+        def num(*keys: str, scale: float = 1.0) -> float | None:
+            for key in keys:
+                value = data.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return float(value) * scale
+            return None
+
+        used = num("memory_used_bytes", "memory_used")
+        total = num("memory_total_bytes", "memory_total")
+        return cls(
+            uuid=str(data.get("uuid") or data.get("index") or "gpu"),
+            name=str(data.get("name") or "GPU"),
+            temperature_c=num("temperature_c", "temperature"),
+            utilization_percent=num("utilization_percent", "utilization_gpu_percent", "utilization_gpu", "utilization"),
+            power_w=num("power_w") or num("power_mw", "power_milliwatts", scale=0.001),
+            power_limit_w=num("power_limit_w") or num("power_limit_mw", scale=0.001),
+            memory_used_bytes=int(used) if used is not None else None,
+            memory_total_bytes=int(total) if total is not None else None,
+        )
+
+
+def gpu_samples(data: Mapping[str, Any]) -> list[GpuSample]:
+    """A "gpu.telemetry" payload: {"uuid", "index", "sample": hostapp.gpu.probe.GpuSample} (one GPU
+    per event), or {"gpus": [...]}, or one GPU's fields at the top level."""
+    sample = data.get("sample")
+    if sample is not None:
+        fields = sample.to_json() if hasattr(sample, "to_json") else sample
+        if isinstance(fields, Mapping):
+            merged = {**data, **fields}
+            used, free = merged.get("memory_used_bytes"), merged.get("memory_free_bytes")
+            if isinstance(used, int) and isinstance(free, int) and "memory_total_bytes" not in merged:
+                merged["memory_total_bytes"] = used + free
+            return [GpuSample.from_mapping(merged)]
+    gpus = data.get("gpus") or data.get("samples")
+    if isinstance(gpus, Sequence) and not isinstance(gpus, str):
+        return [GpuSample.from_mapping(g) for g in gpus if isinstance(g, Mapping)]
+    if "uuid" in data or "index" in data:
+        return [GpuSample.from_mapping(data)]
+    return []
+
+
+CELL_LABELS: dict[Cell, str] = {
+    Cell.OFF: "Off",
+    Cell.AVAILABLE: "Available",
+    Cell.IDLE_ONLY: "Only when idle",
+}
+
+DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+PRESET_LABELS: dict[Preset, str] = {
+    Preset.ALWAYS: "Always",
+    Preset.NIGHTS_AND_WEEKENDS: "Nights & weekends",
+    Preset.WHEN_IDLE: "When idle",
+}
+
+
+@dataclass(frozen=True)
+class ScheduleNow:
+    """What the schedule says right now and when that changes (shown under the grid)."""
+
+    allowed: bool
+    summary: str
+    next_change: float | None = None
+
+
+class ScheduleService(Protocol):
+    def load(self) -> WeeklyGrid: ...
+
+    def save(self, grid: WeeklyGrid) -> None:
+        """Persist and apply; ValueError with a one-line reason if it cannot be saved."""
+        ...
+
+    def rules(self) -> Rules: ...
+
+    def save_rules(self, rules: Rules) -> None: ...
+
+    def now(self) -> ScheduleNow: ...
+
+
+@dataclass(frozen=True)
+class Balances:
+    sol_lamports: int | None
+    token_base_units: int | None
+    token_decimals: int = 6
+    problem: str | None = None  # why a balance is unknown (RPC unreachable, …)
+
+
+class WalletService(Protocol):
+    def address(self) -> str | None: ...
+
+    def balances(self) -> Balances:
+        """May block on the network: call from a worker thread."""
+        ...
+
+    def create(self) -> tuple[str, str]:
+        """A new wallet stored in the keyring: (address, seed phrase to back up)."""
+        ...
+
+    def import_secret(self, text: str) -> str:
+        """A seed phrase, base58 key or solana-keygen JSON; returns the address. ValueError if bad."""
+        ...
+
+    def export_secret(self) -> str: ...
+
+    def withdraw(self, to_address: str, amount_base_units: int) -> str:
+        """Sends tokens; returns the transaction signature. ValueError for bad input."""
+        ...
+
+    def validate_address(self, text: str) -> str:
+        """The normalised address, or ValueError with a one-line reason."""
+        ...
+
+
+def format_amount(base_units: int | None, decimals: int, symbol: str = "") -> str:
+    """Integer base units as a decimal string, without ever going through float."""
+    if base_units is None:
+        return "—"
+    sign = "-" if base_units < 0 else ""
+    whole, frac = divmod(abs(base_units), 10**decimals)
+    text = f"{sign}{whole:,}"
+    if decimals:
+        digits = f"{frac:0{decimals}d}".rstrip("0")
+        text += "." + (digits if len(digits) >= 2 else digits.ljust(2, "0"))
+    return f"{text} {symbol}".strip()
+
+
+def parse_amount(text: str, decimals: int) -> int:
+    """ "12.5" → base units; ValueError with a one-line reason for anything else."""
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    if not cleaned:
+        raise ValueError("enter an amount")
+    whole, _, frac = cleaned.partition(".")
+    if not (whole or frac) or not (whole or "0").isdigit() or (frac and not frac.isdigit()):
+        raise ValueError(f"{text!r} is not a number: use digits and one '.'")
+    if len(frac) > decimals:
+        raise ValueError(f"at most {decimals} decimal places")
+    value = int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0"))
+    if value <= 0:
+        raise ValueError("the amount must be more than 0")
+    return value

@@ -1,0 +1,169 @@
+"""The GUI's slice of the composition root: fills the view-model interfaces from the core.
+
+Until hostapp/node.py lands, the node the tray steers is `ScheduleBackedNode`: pausing and
+resuming write the snooze into the real schedule policy file (hostapp.schedule), which is what
+the node will obey, and the state shown is the real policy evaluation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hostapp.config.paths import AppPaths
+from hostapp.config.settings import Settings
+from hostapp.events import EventBus
+from hostapp.gui.viewmodels import (
+    NodeControl,
+    NodeState,
+    NodeStatus,
+    PauseChoice,
+    ScheduleNow,
+    ScheduleService,
+    WalletService,
+)
+from hostapp.schedule import policy as policy_rules
+from hostapp.schedule.grid import WeeklyGrid
+from hostapp.schedule.policy import AvailabilityPolicy, Inputs, ReasonKind, Rules
+from hostapp.schedule.policy_file import load_policy, policy_path, save_policy
+
+if TYPE_CHECKING:
+    from hostapp.app import Services
+    from hostapp.doctor import DoctorReport
+    from hostapp.earnings import EarningsQueries
+    from hostapp.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def local_now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+class PolicySchedule:
+    """ScheduleService over the schedule policy file (config/schedule.json)."""
+
+    def __init__(self, paths: AppPaths, bus: EventBus, clock: Clock = local_now) -> None:
+        self._path = policy_path(paths)
+        self._bus = bus
+        self._clock = clock
+
+    def policy(self) -> AvailabilityPolicy:
+        return load_policy(self._path)
+
+    def write(self, policy: AvailabilityPolicy) -> None:
+        save_policy(self._path, policy)
+        self._bus.publish("schedule.changed", path=str(self._path))
+
+    def load(self) -> WeeklyGrid:
+        return self.policy().grid
+
+    def save(self, grid: WeeklyGrid) -> None:
+        self.write(dataclasses.replace(self.policy(), grid=grid))
+
+    def rules(self) -> Rules:
+        return self.policy().rules
+
+    def save_rules(self, rules: Rules) -> None:
+        self.write(dataclasses.replace(self.policy(), rules=rules))
+
+    def now(self) -> ScheduleNow:
+        now = self._clock()
+        decision = policy_rules.evaluate(self.policy(), Inputs(), now)
+        schedule_blocks = ReasonKind.OUTSIDE_SCHEDULE in decision.blocking_kinds()
+        next_change = decision.next_change.timestamp() if decision.next_change else None
+        return ScheduleNow(not schedule_blocks and decision.available, decision.headline, next_change)
+
+
+class ScheduleBackedNode:
+    """NodeControl until the node state machine exists: the snooze lives in the policy file."""
+
+    def __init__(self, schedule: PolicySchedule, bus: EventBus, clock: Clock = local_now) -> None:
+        self._schedule = schedule
+        self._bus = bus
+        self._clock = clock
+
+    def status(self) -> NodeStatus:
+        now = self._clock()
+        decision = policy_rules.evaluate(self._schedule.policy(), Inputs(), now)
+        next_change = decision.next_change.timestamp() if decision.next_change else None
+        if decision.available:
+            return NodeStatus(NodeState.WAITING, "", next_change)
+        kinds = decision.blocking_kinds()
+        state = NodeState.SNOOZED if ReasonKind.SNOOZED in kinds else NodeState.PAUSED
+        return NodeStatus(state, decision.headline, next_change)
+
+    def _apply(self, change: Callable[[AvailabilityPolicy], AvailabilityPolicy]) -> None:
+        self._schedule.write(change(self._schedule.policy()))
+        status = self.status()
+        self._bus.publish("node.state", state=status.state.value, reason=status.reason, next_change=status.next_change)
+
+    def start(self) -> None:
+        self.resume()
+
+    def resume(self) -> None:
+        self._apply(policy_rules.resume)
+
+    def pause(self, choice: PauseChoice) -> None:
+        now = self._clock()
+        if choice is PauseChoice.ONE_HOUR:
+            self._apply(lambda p: policy_rules.snooze_for(p, now, dt.timedelta(hours=1)))
+        elif choice is PauseChoice.UNTIL_TOMORROW:
+            self._apply(lambda p: policy_rules.snooze_until_tomorrow(p, now))
+        else:
+            self._apply(policy_rules.snooze_indefinitely)
+
+
+@dataclass
+class GuiServices:
+    """Everything the pages talk to. Tests build one over a temporary HOSTAPP_HOME."""
+
+    bus: EventBus
+    paths: AppPaths
+    settings: Settings
+    save_settings: Callable[[Settings], None]
+    store: Store
+    node: NodeControl
+    schedule: ScheduleService
+    wallet: WalletService | None
+    earnings: Callable[[], EarningsQueries]  # a fresh reader: call from the thread that uses it
+    run_doctor: Callable[[], DoctorReport]
+    token_decimals: int = 6
+    unit_symbol: str = "GRID"
+    explorer_url: Callable[[str], str] = lambda signature: f"https://explorer.solana.com/tx/{signature}"
+
+
+def build_gui_services(services: Services) -> GuiServices:
+    from hostapp.doctor import run_checks
+    from hostapp.earnings import EarningsQueries
+
+    schedule = PolicySchedule(services.paths, services.bus)
+    node: NodeControl = getattr(services, "node", None) or ScheduleBackedNode(schedule, services.bus)
+    from hostapp.gui.wallet_adapter import KeyringWallet
+
+    wallet: WalletService | None = getattr(services, "gui_wallet", None) or KeyringWallet(services.paths)
+
+    def save(settings: Settings) -> None:
+        services.context.settings = settings
+        services.context.save_settings()
+
+    cluster = services.settings.solana.cluster
+    return GuiServices(
+        bus=services.bus,
+        paths=services.paths,
+        settings=services.settings,
+        save_settings=save,
+        store=services.store,
+        node=node,
+        schedule=schedule,
+        wallet=wallet,
+        earnings=lambda: EarningsQueries(services.store.reader()),
+        run_doctor=lambda: run_checks(services.paths, services.settings),
+        explorer_url=lambda sig: f"https://explorer.solana.com/tx/{sig}?cluster={cluster}",
+    )
