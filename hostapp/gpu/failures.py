@@ -31,7 +31,7 @@ class FailureKind(StrEnum):
 
 _TEXT: dict[FailureKind, tuple[str, str]] = {
     FailureKind.LIBRARY_NOT_FOUND: (
-        "the NVML library (libnvidia-ml) is not installed, so no NVIDIA driver is present",
+        "the NVML library libnvidia-ml is not installed (no NVIDIA driver)",
         "install the NVIDIA driver for your card (Linux: your distribution's nvidia-driver package; "
         "Windows: nvidia.com/drivers), then restart",
     ),
@@ -50,7 +50,7 @@ _TEXT: dict[FailureKind, tuple[str, str]] = {
         "save your work and reboot; if it recurs, check the power cables, PCIe seating and temperatures",
     ),
     FailureKind.NO_GPU: (
-        "the NVIDIA driver is loaded but reports no GPU",
+        "the NVIDIA driver is loaded but lists no GPU",
         "check that the card is seated and powered and that `nvidia-smi` lists it",
     ),
     FailureKind.DRIVER_MISMATCH: (

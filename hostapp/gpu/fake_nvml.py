@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -74,7 +75,7 @@ class FakeNvml:
         self.profile = profile
         self._lock = threading.Lock()
         self._init_count = 0
-        self.calls = 0  # how many NVML functions were called: lets tests see that handles are cached
+        self.calls: Counter[str] = Counter()  # calls per NVML function: tests check handles are cached
 
     def __getattr__(self, name: str) -> Any:
         # Constants (NVML_ERROR_*, NVML_CLOCK_*, ...) come from the real module.
@@ -110,7 +111,7 @@ class FakeNvml:
         raise pynvml.NVMLError(getattr(pynvml, name))
 
     def _enter(self, function: str, handle: Any = None) -> dict[str, Any] | None:
-        self.calls += 1
+        self.calls[function] += 1
         if self._init_count == 0:
             self._raise("NVML_ERROR_UNINITIALIZED")
         error = (self.profile.get("errors") or {}).get(function)
@@ -134,14 +135,14 @@ class FakeNvml:
 
     # -- library ----------------------------------------------------------------------------
     def nvmlInit(self) -> None:
-        self.calls += 1
+        self.calls["nvmlInit"] += 1
         if self.profile.get("init_error"):
             self._raise(self.profile["init_error"])
         with self._lock:
             self._init_count += 1
 
     def nvmlShutdown(self) -> None:
-        self.calls += 1
+        self.calls["nvmlShutdown"] += 1
         with self._lock:
             if self._init_count == 0:
                 self._raise("NVML_ERROR_UNINITIALIZED")

@@ -113,7 +113,12 @@ class GpuDetection:
 
     @classmethod
     def unusable(cls, why: ProbeFailure) -> GpuDetection:
-        return cls(False, why.message, why.hint, failure=why)
+        reason = why.message
+        if why.kind in (FailureKind.LIBRARY_NOT_FOUND, FailureKind.DRIVER_NOT_LOADED):
+            reason = f"no NVIDIA driver found: {why.message}"
+        elif why.kind is FailureKind.NO_GPU:
+            reason = f"no NVIDIA GPU found: {why.message}"
+        return cls(False, reason, why.hint, failure=why)
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,8 @@ class ClassifiedProcess:
 def container_id_of(pid: int, proc_root: Path = Path("/proc")) -> str | None:
     """The Docker container id a host pid runs in, from /proc/<pid>/cgroup; None outside one."""
     try:
-        text = (proc_root / str(pid) / "cgroup").read_text(encoding="utf-8", errors="replace")
+        with open(f"{proc_root}/{pid}/cgroup", encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
     except OSError:
         return None
     for line in text.splitlines():
@@ -84,7 +85,8 @@ def container_id_of(pid: int, proc_root: Path = Path("/proc")) -> str | None:
 
 def process_name_of(pid: int, proc_root: Path = Path("/proc")) -> str | None:
     try:
-        return (proc_root / str(pid) / "comm").read_text(encoding="utf-8", errors="replace").strip() or None
+        with open(f"{proc_root}/{pid}/comm", encoding="utf-8", errors="replace") as handle:
+            return handle.read().strip() or None
     except OSError:
         return None
 
@@ -143,7 +145,22 @@ def _matches(name: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(lowered, p.lower()) for p in patterns)
 
 
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    name: str
+    container_id: str | None
+    job_id: str | None
+
+
 class ProcessClassifier:
+    """Classifies the processes NVML lists on a GPU.
+
+    A pid's name and container are looked up once and remembered while NVML keeps listing that
+    pid (a process cannot change container, and its GPU context dies with it), so a steady
+    sample costs no /proc reads; pids that leave the list are forgotten, which keeps a reused
+    pid from inheriting an old answer.
+    """
+
     def __init__(
         self,
         probe: GpuProbe,
@@ -157,15 +174,33 @@ class ProcessClassifier:
         self.allow = list(allow)
         self.deny = list(deny)
         self._proc_root = proc_root
+        self._known: dict[int, dict[int, _Identity]] = {}  # per GPU index: pid -> identity
 
     def classify_gpu(self, index: int) -> list[ClassifiedProcess]:
         """Raises GpuReadError when the GPU cannot be read."""
-        return [self.classify(use) for use in self._probe.processes(index)]
+        uses = self._probe.processes(index)
+        before = self._known.get(index, {})
+        now: dict[int, _Identity] = {}
+        out = []
+        for use in uses:
+            identity = before.get(use.pid) or self._identify(use.pid)
+            if identity.container_id is None or identity.job_id is not None:
+                now[use.pid] = identity  # not kept: a container the engine could not tell us about
+            out.append(self._decide(use, identity))
+        self._known[index] = now
+        return out
 
     def classify(self, use: GpuProcessUse) -> ClassifiedProcess:
-        name = process_name_of(use.pid, self._proc_root) or self._probe.process_name(use.pid) or f"pid {use.pid}"
-        container = container_id_of(use.pid, self._proc_root)
+        return self._decide(use, self._identify(use.pid))
+
+    def _identify(self, pid: int) -> _Identity:
+        name = process_name_of(pid, self._proc_root) or self._probe.process_name(pid) or f"pid {pid}"
+        container = container_id_of(pid, self._proc_root)
         job = self._containers.job_id(container) if container else None
+        return _Identity(name, container, job)
+
+    def _decide(self, use: GpuProcessUse, identity: _Identity) -> ClassifiedProcess:
+        name, container, job = identity.name, identity.container_id, identity.job_id
         if job is not None:
             kind = ProcessKind.OURS
         elif _matches(name, self.allow) and not _matches(name, self.deny):
