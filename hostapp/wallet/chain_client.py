@@ -65,6 +65,7 @@ class Payout:
     amount: int  # token base units received
     block_time: int | None
     slot: int
+    decimals: int
 
 
 @dataclass(frozen=True)
@@ -227,9 +228,9 @@ class ChainClient:
             tx = self._call("reading a payout transaction", _get_transaction(entry.signature)).value
             if tx is None or tx.transaction.meta is None:
                 continue
-            received = _received(tx.transaction.meta, owner, mint)
+            received, decimals = _received(tx.transaction.meta, owner, mint)
             if received > 0:
-                payouts.append(Payout(str(entry.signature), received, tx.block_time, int(tx.slot)))
+                payouts.append(Payout(str(entry.signature), received, tx.block_time, int(tx.slot), decimals))
         return payouts
 
     # -- withdrawals -------------------------------------------------------------------
@@ -371,16 +372,21 @@ async def _with_timeout(awaitable: Awaitable[T], timeout: float) -> T:
     return await asyncio.wait_for(awaitable, timeout)
 
 
-def _received(meta: Any, owner: str, mint: str) -> int:
+def _received(meta: Any, owner: str, mint: str) -> tuple[int, int]:
+    """(base units `owner` gained in `mint`, the mint's decimals) from a transaction's token balances."""
+    decimals = 0
+
     def amounts(balances: Any) -> dict[int, int]:
-        return {
-            int(b.account_index): int(b.ui_token_amount.amount)
-            for b in balances or []
-            if str(b.mint) == mint and str(b.owner) == owner
-        }
+        nonlocal decimals
+        found = {}
+        for b in balances or []:
+            if str(b.mint) == mint and str(b.owner) == owner:
+                found[int(b.account_index)] = int(b.ui_token_amount.amount)
+                decimals = int(b.ui_token_amount.decimals)
+        return found
 
     pre, post = amounts(meta.pre_token_balances), amounts(meta.post_token_balances)
-    return sum(post[i] - pre.get(i, 0) for i in post)
+    return sum(post[i] - pre.get(i, 0) for i in post), decimals
 
 
 def _positive(amount: int) -> None:
