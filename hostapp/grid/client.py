@@ -1,0 +1,380 @@
+"""The node's grid client: signed calls over httpx, retries with backoff, and an outbox for results.
+
+Every attempt of every call is signed afresh (new timestamp and nonce), so a retry is never a
+replay. Transport failures, 5xx, 408 and 429 are retried with exponential backoff and full jitter;
+other 4xx are final and published as "grid.rejected". After the retries the grid is "offline"
+(published once per transition, with the reason) until a call gets through ("grid.online").
+
+Results go to the store's `outbox` before they are sent and leave it only once the grid has
+answered, so a result survives the grid being down or the app being killed; the grid keys
+results by (job_id, attempt), so delivering one twice is harmless: it is credited once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import httpx
+
+from hostapp.grid.signing import Signer, sign_request
+
+if TYPE_CHECKING:
+    from hostapp.events import EventBus
+    from hostapp.jobs.definition import GridJob
+    from hostapp.store import Store
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429})
+
+
+class GridUnavailable(Exception):
+    """The grid could not be reached (or kept failing) after the retries."""
+
+
+class GridRejected(Exception):
+    """The grid answered and refused the call; retrying the same call will not help."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"grid refused the request ({status} {code}): {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class LeaseLost(GridRejected):
+    """The lease is gone (expired and re-offered, or completed elsewhere): stop the job."""
+
+
+@dataclass
+class Lease:
+    """A job leased to this node. Expiry is tracked on the local monotonic clock, immune to clock skew."""
+
+    job_id: str
+    attempt: int
+    price_per_second: int
+    timeout_seconds: int
+    definition: dict[str, Any]
+    gpu_uuid: str | None
+    lease_seconds: int
+    heartbeat_seconds: int
+    expires_monotonic: float = field(default=0.0)
+
+    def expires_in(self) -> float:
+        return self.expires_monotonic - time.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_in() <= 0
+
+    def heartbeat_due(self) -> bool:
+        return self.expires_in() <= self.lease_seconds - self.heartbeat_seconds
+
+    def grid_job(self) -> GridJob:
+        """The definition parsed for the runner; raises JobDefinitionError if this node cannot read it."""
+        from hostapp.jobs.definition import GridJob, parse_job_definition
+
+        return GridJob(
+            job_id=self.job_id,
+            attempt=self.attempt,
+            price_per_second=self.price_per_second,
+            timeout_seconds=self.timeout_seconds,
+            definition=parse_job_definition(self.definition),
+        )
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    delivered: bool  # False: kept in the outbox, `flush_outbox()` sends it later
+    accepted: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FlushReport:
+    delivered: int
+    rejected: int
+    remaining: int
+
+
+class GridClient:
+    def __init__(
+        self,
+        base_url: str,
+        signer: Signer,
+        *,
+        store: Store | None = None,
+        bus: EventBus | None = None,
+        timeout: float = 10.0,
+        retries: int = 4,
+        backoff_base: float = 0.25,
+        backoff_max: float = 8.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.signer = signer
+        self.store = store
+        self.bus = bus
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._http = httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(timeout))
+        self._online: bool | None = None
+        self._state_lock = threading.Lock()
+        self._outbox_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GridClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def online(self) -> bool | None:
+        """None until the first call; then whether the last call reached the grid."""
+        return self._online
+
+    # ------------------------------------------------------------ calls
+
+    def register(
+        self,
+        *,
+        gpus: list[dict[str, Any]] | None = None,
+        driver_version: str | None = None,
+        cuda_version: str | None = None,
+        app_version: str | None = None,
+        payout_address: str | None = None,
+    ) -> dict[str, Any]:
+        body = {
+            "gpus": gpus or [],
+            "driver_version": driver_version,
+            "cuda_version": cuda_version,
+            "app_version": app_version,
+            "payout_address": payout_address,
+        }
+        return self._json(self._request("PUT", "/v1/node", body))
+
+    def lease(
+        self, wait_seconds: float = 20.0, free_gpus: list[str] | None = None, accept_cpu_jobs: bool = True
+    ) -> Lease | None:
+        """Long-polls up to `wait_seconds` for a job; None when none came."""
+        body = {"wait_seconds": wait_seconds, "free_gpus": free_gpus or [], "accept_cpu_jobs": accept_cpu_jobs}
+        response = self._request("POST", "/v1/node/lease", body, read_timeout=wait_seconds + self.timeout)
+        if response.status_code == 204:
+            return None
+        data = self._json(response)
+        return Lease(
+            job_id=data["job_id"],
+            attempt=int(data["attempt"]),
+            price_per_second=int(data["price_per_second"]),
+            timeout_seconds=int(data["timeout_seconds"]),
+            definition=data["definition"],
+            gpu_uuid=data.get("gpu_uuid"),
+            lease_seconds=int(data["lease_seconds"]),
+            heartbeat_seconds=int(data["heartbeat_seconds"]),
+            expires_monotonic=time.monotonic() + int(data["lease_seconds"]),
+        )
+
+    def heartbeat(
+        self,
+        lease: Lease,
+        *,
+        progress: float | None = None,
+        state: str | None = None,
+        telemetry: dict[str, int | float | str | None] | None = None,
+    ) -> Lease:
+        """Extends the lease; raises LeaseLost when the grid gave the job to someone else."""
+        body = {"progress": progress, "state": state, "telemetry": telemetry}
+        sent = time.monotonic()
+        # Retrying past the lease's expiry is pointless: the job is being re-offered by then.
+        data = self._json(
+            self._request("POST", _attempt_path(lease, "heartbeat"), body, deadline=lease.expires_monotonic)
+        )
+        lease.expires_monotonic = sent + int(data["lease_seconds"])
+        return lease
+
+    def release(self, lease: Lease, reason: str = "") -> dict[str, Any]:
+        return self._json(self._request("POST", _attempt_path(lease, "release"), {"reason": reason[:512]}))
+
+    def credits(self) -> dict[str, Any]:
+        return self._json(self._request("GET", "/v1/node/credits"))
+
+    def submit_result(self, job_id: str, attempt: int, result: dict[str, Any]) -> SubmitOutcome:
+        """Delivers a result, or keeps it in the outbox when the grid is unreachable (needs a store)."""
+        payload = json.dumps(result, sort_keys=True)
+        if self.store is not None:
+            self.store.execute(
+                "INSERT OR IGNORE INTO outbox (job_id, attempt, payload, created_at) VALUES (?, ?, ?, ?)",
+                (job_id, attempt, payload, time.time()),
+            )
+        try:
+            return self._deliver(job_id, attempt, payload)
+        except GridUnavailable:
+            if self.store is None:
+                raise
+            return SubmitOutcome(delivered=False)
+
+    def flush_outbox(self) -> FlushReport:
+        """Sends every kept result, oldest first; stops at the first sign the grid is still unreachable."""
+        if self.store is None:
+            return FlushReport(0, 0, 0)
+        delivered = rejected = 0
+        with self._outbox_lock:
+            rows = self.store.query("SELECT job_id, attempt, payload FROM outbox ORDER BY created_at")
+            for row in rows:
+                try:
+                    self._deliver(row["job_id"], int(row["attempt"]), row["payload"])
+                except GridUnavailable:
+                    break
+                except GridRejected:
+                    rejected += 1
+                    continue
+                delivered += 1
+            remaining = int(self.store.query("SELECT COUNT(*) FROM outbox")[0][0])
+        return FlushReport(delivered, rejected, remaining)
+
+    def outbox_size(self) -> int:
+        if self.store is None:
+            return 0
+        return int(self.store.query("SELECT COUNT(*) FROM outbox")[0][0])
+
+    def _deliver(self, job_id: str, attempt: int, payload: str) -> SubmitOutcome:
+        path = f"/v1/node/jobs/{job_id}/attempts/{attempt}/result"
+        try:
+            response = self._request("PUT", path, raw_body=payload.encode("utf-8"))
+        except GridRejected as exc:
+            # The grid will never take this result (its lease is unknown, or another attempt won):
+            # keeping it would retry forever. The rejection was published with its reason.
+            self._drop_from_outbox(job_id, attempt)
+            raise exc
+        except GridUnavailable as exc:
+            if self.store is not None:
+                self.store.execute(
+                    "UPDATE outbox SET tries = tries + 1, last_error = ? WHERE job_id = ? AND attempt = ?",
+                    (str(exc)[:500], job_id, attempt),
+                )
+            raise
+        self._drop_from_outbox(job_id, attempt)
+        return SubmitOutcome(delivered=True, accepted=self._json(response))
+
+    def _drop_from_outbox(self, job_id: str, attempt: int) -> None:
+        if self.store is not None:
+            self.store.execute("DELETE FROM outbox WHERE job_id = ? AND attempt = ?", (job_id, attempt))
+
+    # ------------------------------------------------------------ transport
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        raw_body: bytes | None = None,
+        params: dict[str, str] | None = None,
+        read_timeout: float | None = None,
+        deadline: float | None = None,
+    ) -> httpx.Response:
+        content = raw_body if raw_body is not None else (b"" if body is None else _canonical_json(body))
+        query = urlencode(params or {})
+        url = f"{path}?{query}" if query else path
+        timeout = httpx.Timeout(self.timeout, read=read_timeout) if read_timeout else None
+        reason = ""
+        for attempt in range(self.retries + 1):
+            headers = sign_request(self.signer, method, path, query, content)
+            if content:
+                headers["Content-Type"] = "application/json"
+            retry_after: float | None = None
+            try:
+                response = self._http.request(
+                    method, url, content=content or None, headers=headers, timeout=timeout or httpx.USE_CLIENT_DEFAULT
+                )
+            except httpx.TimeoutException as exc:
+                reason = f"grid at {self.base_url} timed out ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                reason = f"grid at {self.base_url} unreachable: {exc or type(exc).__name__}"
+            else:
+                status = response.status_code
+                if status < 400:
+                    self._set_online()
+                    return response
+                code, message = _error_of(response)
+                if status >= 500 or status in RETRYABLE_STATUS:
+                    reason = f"grid at {self.base_url} answered {status} {code}: {message}"
+                    retry_after = _retry_after(response)
+                else:
+                    self._set_online()
+                    self._publish("grid.rejected", status=status, code=code, message=message, path=path)
+                    error = LeaseLost if code in ("lease_lost", "no_lease") else GridRejected
+                    raise error(status, code, message)
+            if attempt == self.retries:
+                break
+            delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+            if retry_after is not None:
+                delay = min(self.backoff_max, max(delay, retry_after))
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                break
+            log.debug("grid call %s %s failed (%s); retrying in %.2f s", method, path, reason, delay)
+            time.sleep(delay)
+        self._set_offline(reason)
+        raise GridUnavailable(reason)
+
+    def _set_online(self) -> None:
+        with self._state_lock:
+            changed = self._online is not True
+            self._online = True
+        if changed:
+            self._publish("grid.online")
+
+    def _set_offline(self, reason: str) -> None:
+        with self._state_lock:
+            changed = self._online is not False
+            self._online = False
+        if changed:
+            log.warning("grid offline: %s", reason)
+            self._publish("grid.offline", reason=reason)
+
+    def _publish(self, topic: str, **data: Any) -> None:
+        if self.bus is not None:
+            self.bus.publish(topic, url=self.base_url, **data)
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            raise GridRejected(response.status_code, "bad_response", "grid answered with non-JSON") from None
+        if not isinstance(data, dict):
+            raise GridRejected(response.status_code, "bad_response", "grid answered with a non-object")
+        return data
+
+
+def _attempt_path(lease: Lease, action: str) -> str:
+    return f"/v1/node/jobs/{lease.job_id}/attempts/{lease.attempt}/{action}"
+
+
+def _canonical_json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        error = response.json().get("error", {})
+        return str(error.get("code", f"http_{response.status_code}")), str(error.get("message", ""))
+    except (ValueError, AttributeError):
+        return f"http_{response.status_code}", response.text[:200]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,536 @@
+"""The grid server's SQLite state: nodes, jobs, leases, results, credits and seen nonces.
+
+Every state change is one `BEGIN IMMEDIATE` transaction, so a crash leaves either the old or
+the new state; a job attempt is credited at most once because `credits` is keyed by
+(job_id, attempt) and written in the same transaction as its result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hostapp.store.db import connect, migrate
+
+GRID_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE nodes (
+        node TEXT PRIMARY KEY,
+        payout_address TEXT,
+        gpus TEXT NOT NULL,
+        driver_version TEXT,
+        cuda_version TEXT,
+        app_version TEXT,
+        registered_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE jobs (
+        job_id TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        price_per_second INTEGER NOT NULL,
+        timeout_seconds INTEGER NOT NULL,
+        gpu INTEGER NOT NULL,
+        min_vram_mb INTEGER,
+        min_cuda TEXT,
+        demo INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'succeeded', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX jobs_queued ON jobs (state, created_at);
+    CREATE TABLE leases (
+        job_id TEXT NOT NULL REFERENCES jobs (job_id),
+        attempt INTEGER NOT NULL,
+        node TEXT NOT NULL,
+        gpu_uuid TEXT,
+        state TEXT NOT NULL CHECK (state IN ('active', 'expired', 'released', 'completed', 'superseded')),
+        leased_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        heartbeat TEXT,
+        PRIMARY KEY (job_id, attempt)
+    );
+    CREATE INDEX leases_active ON leases (state, expires_at);
+    CREATE TABLE results (
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        node TEXT NOT NULL,
+        status TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        PRIMARY KEY (job_id, attempt)
+    );
+    CREATE TABLE credits (
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        node TEXT NOT NULL,
+        seconds_billed INTEGER NOT NULL,
+        price_per_second INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        payout_address TEXT NOT NULL,
+        credited_at REAL NOT NULL,
+        payout_signature TEXT,
+        paid_at REAL,
+        payout_error TEXT,
+        PRIMARY KEY (job_id, attempt)
+    );
+    CREATE INDEX credits_node ON credits (node);
+    CREATE TABLE nonces (
+        node TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (node, nonce)
+    ) WITHOUT ROWID;
+    """,
+)
+
+
+# Back to the queue, but only if this attempt is still the job's current one (not re-leased since).
+_REQUEUE_CURRENT = (
+    "UPDATE jobs SET state = 'queued', updated_at = ? WHERE job_id = ? AND state = 'leased' AND attempts = ?"
+)
+
+
+class GridError(Exception):
+    """A refused call: HTTP status, a stable code, and a message saying what to do."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Lease:
+    job_id: str
+    attempt: int
+    price_per_second: int
+    timeout_seconds: int
+    definition: dict[str, Any]
+    gpu_uuid: str | None
+    expires_at: float
+    demo: bool
+
+
+@dataclass(frozen=True)
+class Credit:
+    job_id: str
+    attempt: int
+    node: str
+    amount: int
+    payout_address: str
+
+
+def _cuda_pair(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    major, _, minor = text.partition(".")
+    try:
+        return int(major), int(minor or 0)
+    except ValueError:
+        return None
+
+
+class GridStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = connect(path)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        migrate(self._conn, path, GRID_MIGRATIONS)
+        self._lock = threading.RLock()
+        self._next_nonce_purge = 0.0
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
+    # ------------------------------------------------------------ nonces
+
+    def remember(self, node: str, nonce: str, expires_at: float, now: float) -> bool:
+        with self._tx() as conn:
+            if now >= self._next_nonce_purge:
+                conn.execute("DELETE FROM nonces WHERE expires_at <= ?", (now,))
+                self._next_nonce_purge = now + 30
+            row = conn.execute("SELECT expires_at FROM nonces WHERE node = ? AND nonce = ?", (node, nonce)).fetchone()
+            if row is not None and row["expires_at"] > now:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO nonces (node, nonce, expires_at) VALUES (?, ?, ?)", (node, nonce, expires_at)
+            )
+            return True
+
+    # ------------------------------------------------------------ nodes
+
+    def upsert_node(self, node: str, registration: dict[str, Any], now: float) -> dict[str, Any]:
+        with self._tx() as conn:
+            conn.execute(
+                """INSERT INTO nodes (node, payout_address, gpus, driver_version, cuda_version, app_version,
+                                      registered_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (node) DO UPDATE SET payout_address = excluded.payout_address,
+                       gpus = excluded.gpus, driver_version = excluded.driver_version,
+                       cuda_version = excluded.cuda_version, app_version = excluded.app_version,
+                       updated_at = excluded.updated_at""",
+                (
+                    node,
+                    registration.get("payout_address"),
+                    json.dumps(registration.get("gpus", [])),
+                    registration.get("driver_version"),
+                    registration.get("cuda_version"),
+                    registration.get("app_version"),
+                    now,
+                    now,
+                ),
+            )
+        found = self.node(node)
+        assert found is not None
+        return found
+
+    def node(self, node: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM nodes WHERE node = ?", (node,))
+        if not rows:
+            return None
+        row = rows[0]
+        return {
+            "node": row["node"],
+            "payout_address": row["payout_address"] or row["node"],
+            "gpus": json.loads(row["gpus"]),
+            "driver_version": row["driver_version"],
+            "cuda_version": row["cuda_version"],
+            "app_version": row["app_version"],
+            "registered_at": int(row["registered_at"]),
+            "updated_at": int(row["updated_at"]),
+        }
+
+    # ------------------------------------------------------------ jobs (owner side)
+
+    def submit_job(
+        self,
+        definition: dict[str, Any],
+        price_per_second: int,
+        timeout_seconds: int,
+        *,
+        gpu: bool,
+        min_vram_mb: int | None,
+        min_cuda: tuple[int, int] | None,
+        demo: bool = False,
+        now: float | None = None,
+    ) -> str:
+        now = time.time() if now is None else now
+        job_id = ("demo-" if demo else "job-") + uuid.uuid4().hex[:20]
+        with self._tx() as conn:
+            conn.execute(
+                """INSERT INTO jobs (job_id, definition, price_per_second, timeout_seconds, gpu, min_vram_mb,
+                                     min_cuda, demo, state, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)""",
+                (
+                    job_id,
+                    json.dumps(definition, sort_keys=True),
+                    price_per_second,
+                    timeout_seconds,
+                    int(gpu),
+                    min_vram_mb,
+                    f"{min_cuda[0]}.{min_cuda[1]}" if min_cuda else None,
+                    int(demo),
+                    now,
+                    now,
+                ),
+            )
+        return job_id
+
+    def queued_count(self, *, demo: bool | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM jobs WHERE state = 'queued'"
+        if demo is not None:
+            sql += f" AND demo = {int(demo)}"
+        return int(self._query(sql)[0][0])
+
+    def job_status(self, job_id: str) -> dict[str, Any] | None:
+        rows = self._query(_JOB_STATUS_SQL + " WHERE j.job_id = ?", (job_id,))
+        return _job_status(rows[0]) if rows else None
+
+    def list_jobs(self, state: str | None, limit: int) -> list[dict[str, Any]]:
+        if state:
+            rows = self._query(
+                _JOB_STATUS_SQL + " WHERE j.state = ? ORDER BY j.created_at DESC LIMIT ?", (state, limit)
+            )
+        else:
+            rows = self._query(_JOB_STATUS_SQL + " ORDER BY j.created_at DESC LIMIT ?", (limit,))
+        return [_job_status(row) for row in rows]
+
+    # ------------------------------------------------------------ leases (node side)
+
+    def expire_leases(self, conn: sqlite3.Connection, now: float) -> int:
+        """Leases whose heartbeats stopped give their job back to the queue (the next lease is attempt + 1)."""
+        stale = conn.execute(
+            "SELECT job_id, attempt FROM leases WHERE state = 'active' AND expires_at < ?", (now,)
+        ).fetchall()
+        for row in stale:
+            conn.execute(
+                "UPDATE leases SET state = 'expired' WHERE job_id = ? AND attempt = ?", (row["job_id"], row["attempt"])
+            )
+            conn.execute(
+                _REQUEUE_CURRENT,
+                (now, row["job_id"], row["attempt"]),
+            )
+        return len(stale)
+
+    def claim(self, node: str, free_gpus: list[str], accept_cpu: bool, lease_seconds: int, now: float) -> Lease | None:
+        """The oldest queued job this node can run now, leased to it; None when there is none."""
+        registered = self.node(node)
+        if registered is None:
+            raise GridError(409, "not_registered", "node is not registered: call PUT /v1/node first")
+        gpus = {g["uuid"]: g for g in registered["gpus"] if g["uuid"] in set(free_gpus)}
+        node_cuda = _cuda_pair(registered["cuda_version"])
+        with self._tx() as conn:
+            self.expire_leases(conn, now)
+            candidates = conn.execute(
+                "SELECT * FROM jobs WHERE state = 'queued' ORDER BY created_at, job_id LIMIT 200"
+            ).fetchall()
+            for job in candidates:
+                gpu_uuid = self._match(job, gpus, accept_cpu, node_cuda)
+                if gpu_uuid is False:
+                    continue
+                attempt = int(job["attempts"]) + 1
+                expires_at = now + lease_seconds
+                conn.execute(
+                    "UPDATE jobs SET state = 'leased', attempts = ?, updated_at = ? WHERE job_id = ?",
+                    (attempt, now, job["job_id"]),
+                )
+                conn.execute(
+                    """INSERT INTO leases (job_id, attempt, node, gpu_uuid, state, leased_at, expires_at)
+                       VALUES (?, ?, ?, ?, 'active', ?, ?)""",
+                    (job["job_id"], attempt, node, gpu_uuid, now, expires_at),
+                )
+                return Lease(
+                    job_id=job["job_id"],
+                    attempt=attempt,
+                    price_per_second=int(job["price_per_second"]),
+                    timeout_seconds=int(job["timeout_seconds"]),
+                    definition=json.loads(job["definition"]),
+                    gpu_uuid=gpu_uuid if isinstance(gpu_uuid, str) else None,
+                    expires_at=expires_at,
+                    demo=bool(job["demo"]),
+                )
+        return None
+
+    @staticmethod
+    def _match(
+        job: sqlite3.Row, gpus: dict[str, dict[str, Any]], accept_cpu: bool, node_cuda: tuple[int, int] | None
+    ) -> str | bool | None:
+        """The GPU uuid to run on, None for a CPU job, False when this node cannot take the job."""
+        if not job["gpu"]:
+            return None if accept_cpu else False
+        min_cuda = _cuda_pair(job["min_cuda"])
+        if min_cuda and (node_cuda is None or node_cuda < min_cuda):
+            return False
+        for uuid_, gpu in gpus.items():
+            if job["min_vram_mb"] is None or int(gpu.get("vram_mb") or 0) >= int(job["min_vram_mb"]):
+                return uuid_
+        return False
+
+    def _lease_row(self, conn: sqlite3.Connection, node: str, job_id: str, attempt: int) -> sqlite3.Row:
+        row = conn.execute(
+            """SELECT l.*, j.state AS job_state, j.attempts AS job_attempts, j.price_per_second, j.timeout_seconds
+               FROM leases l JOIN jobs j USING (job_id) WHERE l.job_id = ? AND l.attempt = ?""",
+            (job_id, attempt),
+        ).fetchone()
+        if row is None or row["node"] != node:
+            raise GridError(404, "no_lease", f"this node holds no lease for job {job_id} attempt {attempt}")
+        return row  # type: ignore[no-any-return]
+
+    def heartbeat(
+        self, node: str, job_id: str, attempt: int, payload: dict[str, Any], lease_seconds: int, now: float
+    ) -> float:
+        with self._tx() as conn:
+            self.expire_leases(conn, now)
+            lease = self._lease_row(conn, node, job_id, attempt)
+            revivable = (
+                lease["state"] == "expired" and lease["job_state"] == "queued" and lease["job_attempts"] == attempt
+            )
+            if lease["state"] != "active" and not revivable:
+                raise GridError(
+                    409, "lease_lost", f"lease for job {job_id} attempt {attempt} is {lease['state']}: stop the job"
+                )
+            if revivable:  # the node was only late (e.g. the grid was down) and nobody else took the job
+                conn.execute("UPDATE jobs SET state = 'leased', updated_at = ? WHERE job_id = ?", (now, job_id))
+            expires_at = now + lease_seconds
+            conn.execute(
+                "UPDATE leases SET state = 'active', expires_at = ?, heartbeat = ? WHERE job_id = ? AND attempt = ?",
+                (expires_at, json.dumps(payload), job_id, attempt),
+            )
+            return expires_at
+
+    def release(self, node: str, job_id: str, attempt: int, now: float) -> str:
+        with self._tx() as conn:
+            lease = self._lease_row(conn, node, job_id, attempt)
+            if lease["state"] == "active":
+                conn.execute("UPDATE leases SET state = 'released' WHERE job_id = ? AND attempt = ?", (job_id, attempt))
+                conn.execute(
+                    _REQUEUE_CURRENT,
+                    (now, job_id, attempt),
+                )
+            row = conn.execute("SELECT state FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            return str(row["state"])
+
+    def record_result(
+        self, node: str, job_id: str, attempt: int, result: dict[str, Any], now: float
+    ) -> tuple[dict[str, Any], Credit | None]:
+        """Stores the result once per (job, attempt) and credits a success; a repeat returns the first outcome."""
+        with self._tx() as conn:
+            lease = self._lease_row(conn, node, job_id, attempt)
+            existing = conn.execute(
+                """SELECT c.seconds_billed, c.amount FROM results r
+                   LEFT JOIN credits c USING (job_id, attempt) WHERE r.job_id = ? AND r.attempt = ?""",
+                (job_id, attempt),
+            ).fetchone()
+            if existing is not None:
+                return _accepted(job_id, attempt, True, existing["seconds_billed"] or 0, existing["amount"] or 0), None
+            if lease["job_state"] in ("succeeded", "failed"):
+                raise GridError(409, "job_completed", f"job {job_id} was already completed by another attempt")
+            status = result["status"]
+            conn.execute(
+                "INSERT INTO results (job_id, attempt, node, status, payload, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, attempt, node, status, json.dumps(result), now),
+            )
+            if status == "stopped":  # the node gave up (paused, game started): someone else may run it
+                conn.execute("UPDATE leases SET state = 'released' WHERE job_id = ? AND attempt = ?", (job_id, attempt))
+                conn.execute(
+                    _REQUEUE_CURRENT,
+                    (now, job_id, attempt),
+                )
+                return _accepted(job_id, attempt, False, 0, 0), None
+            conn.execute("UPDATE leases SET state = 'completed' WHERE job_id = ? AND attempt = ?", (job_id, attempt))
+            conn.execute(
+                "UPDATE leases SET state = 'superseded' WHERE job_id = ? AND attempt != ? AND state = 'active'",
+                (job_id, attempt),
+            )
+            conn.execute("UPDATE jobs SET state = ?, updated_at = ? WHERE job_id = ?", (status, now, job_id))
+            if status != "succeeded":
+                return _accepted(job_id, attempt, False, 0, 0), None
+            # Metering: whole seconds, never more than the node reports, the grid saw, or the timeout allows.
+            seen = math.ceil(max(0.0, now - float(lease["leased_at"])))
+            seconds = min(int(result["run_seconds"]), seen, int(lease["timeout_seconds"]))
+            price = int(lease["price_per_second"])
+            amount = seconds * price
+            registered = self.node(node)
+            payout_address = (registered or {}).get("payout_address") or node
+            conn.execute(
+                """INSERT INTO credits (job_id, attempt, node, seconds_billed, price_per_second, amount,
+                                        payout_address, credited_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (job_id, attempt, node, seconds, price, amount, payout_address, now),
+            )
+            return _accepted(job_id, attempt, False, seconds, amount), Credit(
+                job_id, attempt, node, amount, payout_address
+            )
+
+    # ------------------------------------------------------------ credits and payouts
+
+    def unpaid_credits(self) -> list[Credit]:
+        rows = self._query(
+            "SELECT * FROM credits WHERE payout_signature IS NULL AND amount > 0 ORDER BY credited_at LIMIT 100"
+        )
+        return [Credit(r["job_id"], r["attempt"], r["node"], r["amount"], r["payout_address"]) for r in rows]
+
+    def mark_paid(self, job_id: str, attempt: int, signature: str, now: float) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                """UPDATE credits SET payout_signature = ?, paid_at = ?, payout_error = NULL
+                   WHERE job_id = ? AND attempt = ? AND payout_signature IS NULL""",
+                (signature, now, job_id, attempt),
+            )
+
+    def mark_payout_failed(self, job_id: str, attempt: int, error: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE credits SET payout_error = ? WHERE job_id = ? AND attempt = ?", (error[:500], job_id, attempt)
+            )
+
+    def credits(self, node: str) -> dict[str, Any]:
+        rows = self._query("SELECT * FROM credits WHERE node = ? ORDER BY credited_at DESC LIMIT 1000", (node,))
+        totals = self._query(
+            """SELECT COALESCE(SUM(amount), 0) AS credited,
+                      COALESCE(SUM(CASE WHEN payout_signature IS NOT NULL THEN amount ELSE 0 END), 0) AS paid
+               FROM credits WHERE node = ?""",
+            (node,),
+        )[0]
+        entries = [
+            {
+                "job_id": r["job_id"],
+                "attempt": r["attempt"],
+                "seconds_billed": r["seconds_billed"],
+                "price_per_second": r["price_per_second"],
+                "amount": r["amount"],
+                "status": "paid" if r["payout_signature"] else "credited",
+                "payout_address": r["payout_address"],
+                "payout_signature": r["payout_signature"],
+                "credited_at": int(r["credited_at"]),
+            }
+            for r in rows
+        ]
+        credited, paid = int(totals["credited"]), int(totals["paid"])
+        return {"node": node, "credited": credited, "paid": paid, "unpaid": credited - paid, "entries": entries}
+
+
+def _accepted(job_id: str, attempt: int, duplicate: bool, seconds: int, amount: int) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "attempt": attempt,
+        "duplicate": duplicate,
+        "seconds_billed": seconds,
+        "amount": amount,
+    }
+
+
+_JOB_STATUS_SQL = """
+    SELECT j.*, r.payload AS result, r.node AS result_node, c.seconds_billed, c.amount, c.payout_signature,
+           (SELECT l.node FROM leases l WHERE l.job_id = j.job_id ORDER BY l.attempt DESC LIMIT 1) AS lease_node
+    FROM jobs j
+    LEFT JOIN results r ON r.job_id = j.job_id AND r.attempt = (
+        SELECT MAX(attempt) FROM results WHERE job_id = j.job_id AND status != 'stopped')
+    LEFT JOIN credits c ON c.job_id = r.job_id AND c.attempt = r.attempt
+"""
+
+
+def _job_status(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "job_id": row["job_id"],
+        "state": row["state"],
+        "attempts": row["attempts"],
+        "price_per_second": row["price_per_second"],
+        "timeout_seconds": row["timeout_seconds"],
+        "gpu": bool(row["gpu"]),
+        "node": row["result_node"] or row["lease_node"],
+        "created_at": int(row["created_at"]),
+        "updated_at": int(row["updated_at"]),
+        "result": json.loads(row["result"]) if row["result"] else None,
+        "seconds_billed": row["seconds_billed"],
+        "amount": row["amount"],
+        "payout_signature": row["payout_signature"],
+    }

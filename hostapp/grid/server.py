@@ -1,0 +1,456 @@
+"""The grid server: FastAPI over the SQLite `GridStore`. The embedded default and `hostapp devgrid serve`.
+
+Node calls (/v1/node/...) are authenticated by `SignatureMiddleware` before FastAPI sees them, so
+an unsigned or replayed request is a 401 whatever its body. Owner calls (/v1/jobs) are open: this
+server listens on 127.0.0.1 for the local user and job authors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hostapp import __version__
+from hostapp.grid import models
+from hostapp.grid.demo import DEMO_PRICE_PER_SECOND, DEMO_TIMEOUT_SECONDS, demo_definition
+from hostapp.grid.grid_store import GridError, GridStore
+from hostapp.grid.payouts import PayoutSink, PayoutWorker
+from hostapp.grid.signing import DEFAULT_WINDOW_SECONDS, SignatureRejected, verify_request
+from hostapp.grid.validation import validate_definition
+
+log = logging.getLogger(__name__)
+
+NODE_PREFIX = "/v1/node"
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    lease_seconds: int = 30
+    heartbeat_seconds: int = 10
+    signature_window_seconds: int = DEFAULT_WINDOW_SECONDS
+    demo_feed: bool = False
+
+
+class JobSignal:
+    """Wakes long-polling lease calls when a job becomes available (safe to fire from any thread)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def current(self) -> asyncio.Event:
+        """The event to wait on; take it *before* looking for a job so a job queued meanwhile is not missed."""
+        if self._event is None:
+            self._loop = asyncio.get_running_loop()
+            self._event = asyncio.Event()
+        return self._event
+
+    def notify(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        if self._event is not None:
+            self._event.set()
+        self._event = asyncio.Event()
+
+
+class GridService:
+    """What the HTTP layer calls: store, matching, payouts and the demo feed, with no HTTP in it."""
+
+    def __init__(self, store: GridStore, config: GridConfig, payouts: PayoutSink | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.signal = JobSignal()
+        self.payouts = PayoutWorker(store, payouts) if payouts is not None else None
+        self._demo_lock = threading.Lock()
+
+    def start(self) -> None:
+        if self.payouts:
+            self.payouts.start()
+        self.feed_demo()
+
+    def stop(self) -> None:
+        if self.payouts:
+            self.payouts.stop()
+
+    def feed_demo(self) -> None:
+        if not self.config.demo_feed:
+            return
+        with self._demo_lock:
+            if self.store.queued_count(demo=True) == 0:
+                definition = demo_definition()
+                _, requirements = validate_definition(definition)
+                self.store.submit_job(
+                    definition,
+                    DEMO_PRICE_PER_SECOND,
+                    DEMO_TIMEOUT_SECONDS,
+                    gpu=requirements.gpu,
+                    min_vram_mb=requirements.min_vram_mb,
+                    min_cuda=requirements.min_cuda,
+                    demo=True,
+                )
+                self.signal.notify()
+
+    def submit(self, submission: models.JobSubmission) -> str:
+        definition, requirements = validate_definition(submission.definition)
+        job_id = self.store.submit_job(
+            definition,
+            submission.price_per_second,
+            submission.timeout_seconds,
+            gpu=requirements.gpu,
+            min_vram_mb=requirements.min_vram_mb,
+            min_cuda=requirements.min_cuda,
+        )
+        self.signal.notify()
+        return job_id
+
+    async def lease(self, node: str, request: models.LeaseRequest) -> models.LeaseResponse | None:
+        deadline = time.monotonic() + request.wait_seconds
+        while True:
+            event = self.signal.current()
+            lease = await anyio.to_thread.run_sync(
+                lambda: self.store.claim(
+                    node, request.free_gpus, request.accept_cpu_jobs, self.config.lease_seconds, time.time()
+                )
+            )
+            if lease is not None:
+                if lease.demo:
+                    await anyio.to_thread.run_sync(self.feed_demo)
+                return models.LeaseResponse(
+                    job_id=lease.job_id,
+                    attempt=lease.attempt,
+                    price_per_second=lease.price_per_second,
+                    timeout_seconds=lease.timeout_seconds,
+                    definition=lease.definition,
+                    gpu_uuid=lease.gpu_uuid,
+                    lease_seconds=self.config.lease_seconds,
+                    heartbeat_seconds=self.config.heartbeat_seconds,
+                    lease_expires_at=int(lease.expires_at),
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            # Wake on a new job, or after a second to look again for leases that expired meanwhile.
+            try:
+                await asyncio.wait_for(event.wait(), timeout=min(remaining, 1.0))
+            except TimeoutError:
+                pass
+
+    def record_result(self, node: str, job_id: str, attempt: int, result: models.JobResult) -> dict[str, Any]:
+        accepted, credit = self.store.record_result(node, job_id, attempt, result.model_dump(), time.time())
+        if result.status == "stopped":
+            self.signal.notify()
+        if credit is not None and self.payouts:
+            self.payouts.notify()
+        return accepted
+
+
+def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+class SignatureMiddleware:
+    """Verifies the signature of every /v1/node request over its exact bytes, then replays the body."""
+
+    def __init__(self, app: ASGIApp, store: GridStore, window_seconds: int) -> None:
+        self.app = app
+        self.store = store
+        self.window_seconds = window_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith(NODE_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await _error(413, "too_large", f"request body over {MAX_BODY_BYTES} bytes")(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            verified = await anyio.to_thread.run_sync(
+                lambda: verify_request(
+                    headers,
+                    scope["method"],
+                    scope["path"],
+                    scope.get("query_string", b"").decode("latin-1"),
+                    body,
+                    self.store,
+                    window_seconds=self.window_seconds,
+                )
+            )
+        except SignatureRejected as exc:
+            await _error(401, exc.reason, str(exc))(scope, receive, send)
+            return
+        scope.setdefault("state", {})["node"] = verified.node
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def create_app(service: GridService) -> FastAPI:
+    app = FastAPI(
+        title="hostapp grid",
+        version=__version__,
+        description="The hostapp grid protocol: see docs/grid-protocol.md. Node calls are signed (Ed25519).",
+    )
+    errors: dict[int | str, dict[str, Any]] = {
+        400: {"model": models.ErrorResponse},
+        401: {"model": models.ErrorResponse, "description": "unsigned, forged, stale or replayed request"},
+        404: {"model": models.ErrorResponse},
+        409: {"model": models.ErrorResponse},
+        422: {"model": models.ErrorResponse},
+    }
+
+    @app.exception_handler(GridError)
+    async def grid_error(request: Request, exc: GridError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"path": ".".join(str(p) for p in err.get("loc", ())), "reason": str(err.get("msg", ""))}
+            for err in exc.errors()
+        ]
+        first = details[0] if details else {"path": "", "reason": "invalid request"}
+        return _error(422, "invalid_request", f"{first['path']}: {first['reason']}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
+
+    node_auth_doc: dict[str, Any] = {
+        "parameters": [
+            {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+            for h in ("X-Hostapp-Node", "X-Hostapp-Timestamp", "X-Hostapp-Nonce", "X-Hostapp-Signature")
+        ]
+    }
+
+    def node_of(request: Request) -> str:
+        return str(request.state.node)
+
+    @app.get("/v1/health", response_model=models.Health)
+    def health() -> models.Health:
+        return models.Health(
+            status="ok", version=__version__, time=int(time.time()), jobs_queued=service.store.queued_count()
+        )
+
+    # ------------------------------------------------------------ owner calls
+
+    @app.post("/v1/jobs", status_code=201, response_model=models.JobStatus, responses=errors)
+    def submit_job(submission: models.JobSubmission) -> dict[str, Any]:
+        job_id = service.submit(submission)
+        status = service.store.job_status(job_id)
+        assert status is not None
+        return status
+
+    @app.get("/v1/jobs", response_model=models.JobList, responses=errors)
+    def list_jobs(
+        state: models.JobState | None = None, limit: int = Query(default=100, ge=1, le=1000)
+    ) -> dict[str, Any]:
+        return {"jobs": service.store.list_jobs(state, limit)}
+
+    @app.get("/v1/jobs/{job_id}", response_model=models.JobStatus, responses=errors)
+    def job_status(job_id: str) -> dict[str, Any]:
+        status = service.store.job_status(job_id)
+        if status is None:
+            raise GridError(404, "no_job", f"no job {job_id!r} on this grid")
+        return status
+
+    # ------------------------------------------------------------ node calls (signed)
+
+    @app.put("/v1/node", response_model=models.NodeInfo, responses=errors, openapi_extra=node_auth_doc)
+    def register(registration: models.NodeRegistration, request: Request) -> dict[str, Any]:
+        return service.store.upsert_node(node_of(request), registration.model_dump(), time.time())
+
+    @app.get("/v1/node", response_model=models.NodeInfo, responses=errors, openapi_extra=node_auth_doc)
+    def node_info(request: Request) -> dict[str, Any]:
+        found = service.store.node(node_of(request))
+        if found is None:
+            raise GridError(404, "not_registered", "node is not registered: call PUT /v1/node first")
+        return found
+
+    @app.post(
+        "/v1/node/lease",
+        response_model=models.LeaseResponse,
+        responses={**errors, 204: {"description": "no job for this node within wait_seconds"}},
+        openapi_extra=node_auth_doc,
+    )
+    async def lease(lease_request: models.LeaseRequest, request: Request) -> Any:
+        leased = await service.lease(node_of(request), lease_request)
+        return leased if leased is not None else Response(status_code=204)
+
+    @app.post(
+        "/v1/node/jobs/{job_id}/attempts/{attempt}/heartbeat",
+        response_model=models.HeartbeatResponse,
+        responses=errors,
+        openapi_extra=node_auth_doc,
+    )
+    def heartbeat(job_id: str, attempt: int, beat: models.Heartbeat, request: Request) -> models.HeartbeatResponse:
+        expires_at = service.store.heartbeat(
+            node_of(request), job_id, attempt, beat.model_dump(), service.config.lease_seconds, time.time()
+        )
+        return models.HeartbeatResponse(lease_expires_at=int(expires_at), lease_seconds=service.config.lease_seconds)
+
+    @app.post(
+        "/v1/node/jobs/{job_id}/attempts/{attempt}/release",
+        response_model=models.Released,
+        responses=errors,
+        openapi_extra=node_auth_doc,
+    )
+    def release(job_id: str, attempt: int, body: models.Release, request: Request) -> models.Released:
+        state = service.store.release(node_of(request), job_id, attempt, time.time())
+        service.signal.notify()
+        return models.Released(job_id=job_id, attempt=attempt, job_state=state)  # type: ignore[arg-type]
+
+    @app.put(
+        "/v1/node/jobs/{job_id}/attempts/{attempt}/result",
+        response_model=models.ResultAccepted,
+        responses=errors,
+        openapi_extra=node_auth_doc,
+    )
+    def submit_result(job_id: str, attempt: int, result: models.JobResult, request: Request) -> dict[str, Any]:
+        return service.record_result(node_of(request), job_id, attempt, result)
+
+    @app.get("/v1/node/credits", response_model=models.Credits, responses=errors, openapi_extra=node_auth_doc)
+    def credits(request: Request) -> dict[str, Any]:
+        return service.store.credits(node_of(request))
+
+    app.add_middleware(
+        SignatureMiddleware,  # type: ignore[arg-type]
+        store=service.store,
+        window_seconds=service.config.signature_window_seconds,
+    )
+    return app
+
+
+class LocalGrid:
+    """The grid server in this process: uvicorn in a thread on 127.0.0.1, state in `state_dir`.
+
+    `port=0` picks a free port; pass the previous port to come back at the same URL after `stop()`.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        chain: PayoutSink | None = None,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        config: GridConfig | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.chain = chain
+        self.host = host
+        self.port = port
+        self.config = config or GridConfig(demo_feed=True)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.service: GridService | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> str:
+        import uvicorn
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        store = GridStore(self.state_dir / "grid.sqlite3")
+        self.service = GridService(store, self.config, self.chain)
+        self.service.start()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            self.service.stop()
+            store.close()
+            raise
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.service), log_level="warning", access_log=False, timeout_graceful_shutdown=2
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="local-grid", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"local grid did not start on {self.url}")
+            time.sleep(0.01)
+        log.info("local grid listening on %s (state in %s)", self.url, self.state_dir)
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.service is not None:
+            self.service.stop()
+            self.service.store.close()
+        self._server = self._thread = self.service = None
+
+    def __enter__(self) -> LocalGrid:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def openapi_document(state_dir: Path) -> str:
+    """The OpenAPI document as JSON text (for docs and tooling)."""
+    store = GridStore(state_dir / "grid.sqlite3")
+    try:
+        return json.dumps(create_app(GridService(store, GridConfig())).openapi(), indent=2)
+    finally:
+        store.close()

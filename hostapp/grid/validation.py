@@ -1,0 +1,24 @@
+"""Checking a submitted job definition: the one place the grid decides what it accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hostapp.gpu.requirements import GpuRequirements
+from hostapp.grid.grid_store import GridError
+from hostapp.jobs.definition import JobDefinitionError, gpu_requirements, parse_job_definition
+
+
+def validate_definition(raw: dict[str, Any]) -> tuple[dict[str, Any], GpuRequirements]:
+    """The definition as submitted (kept in Nosana form) and what it asks of a GPU; GridError 422 if invalid."""
+    try:
+        definition = parse_job_definition(raw)
+    except JobDefinitionError as exc:
+        first_path, first_reason = exc.errors[0]
+        raise GridError(
+            422,
+            "invalid_definition",
+            f"job definition is invalid at {first_path}: {first_reason}",
+            [{"path": path, "reason": reason} for path, reason in exc.errors],
+        ) from exc
+    return raw, gpu_requirements(definition)

@@ -1,0 +1,70 @@
+"""Fixtures for the grid tests: a real local grid over loopback HTTP and nodes with real Ed25519 keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from solders.keypair import Keypair
+
+from hostapp.grid.client import GridClient
+from hostapp.grid.server import GridConfig, LocalGrid
+
+HELLO = {
+    "version": "0.1",
+    "type": "container",
+    "ops": [{"type": "container/run", "id": "hello", "args": {"image": "ubuntu", "cmd": ["echo", "hello"]}}],
+}
+
+
+class KeypairSigner:
+    """A solders Keypair as the grid's Signer (the wallet's Keystore has the same shape)."""
+
+    def __init__(self, keypair: Keypair | None = None) -> None:
+        self.keypair = keypair or Keypair()
+
+    @property
+    def pubkey(self) -> str:
+        return str(self.keypair.pubkey())
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self.keypair.sign_message(message))
+
+
+@pytest.fixture
+def grid(tmp_path: Path) -> Iterator[LocalGrid]:
+    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=30, heartbeat_seconds=10))
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def signer() -> KeypairSigner:
+    return KeypairSigner()
+
+
+@pytest.fixture
+def node(grid: LocalGrid, signer: KeypairSigner) -> Iterator[GridClient]:
+    client = GridClient(grid.url, signer, timeout=5, retries=1, backoff_base=0.05)
+    client.register(app_version="test")
+    yield client
+    client.close()
+
+
+def submit(url: str, definition: dict[str, Any] | None = None, price: int = 7, timeout: int = 600) -> str:
+    response = httpx.post(
+        f"{url}/v1/jobs",
+        json={"definition": definition or HELLO, "price_per_second": price, "timeout_seconds": timeout},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["job_id"])
+
+
+def job(url: str, job_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{url}/v1/jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
