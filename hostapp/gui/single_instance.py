@@ -43,26 +43,29 @@ class SingleInstance(QObject):
         return True
 
     def _ask_running_instance(self, timeout_ms: int) -> bool:
-        socket = QLocalSocket()
-        socket.connectToServer(self.name)
-        if not socket.waitForConnected(timeout_ms):
-            return False
-        socket.write(RAISE_MESSAGE)
-        socket.waitForBytesWritten(timeout_ms)
-        socket.disconnectFromServer()
-        return True
+        socket = QLocalSocket(self)
+        try:
+            socket.connectToServer(self.name)
+            if not socket.waitForConnected(timeout_ms):
+                return False
+            socket.write(RAISE_MESSAGE)
+            socket.waitForBytesWritten(timeout_ms)
+            socket.disconnectFromServer()
+            return True
+        finally:
+            socket.abort()
+            socket.setParent(None)
+            socket.deleteLater()
 
     def _on_connection(self) -> None:
         assert self._server is not None
         while (socket := self._server.nextPendingConnection()) is not None:
-            socket.readyRead.connect(lambda s=socket: self._read(s))
-            socket.disconnected.connect(socket.deleteLater)
-            if socket.bytesAvailable():
-                self._read(socket)
-
-    def _read(self, socket: QLocalSocket) -> None:
-        if bytes(socket.readAll().data()).startswith(RAISE_MESSAGE.strip()):
-            self.raise_requested.emit()
+            # The message is one short line sent right after connecting: read it here.
+            if socket.bytesAvailable() or socket.waitForReadyRead(200):
+                if bytes(socket.readAll().data()).startswith(RAISE_MESSAGE.strip()):
+                    self.raise_requested.emit()
+            socket.abort()
+            socket.deleteLater()
 
     def release(self) -> None:
         if self._server is not None:

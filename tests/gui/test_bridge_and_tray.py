@@ -1,0 +1,88 @@
+"""The bridge delivers on the GUI thread; the tray follows node.state and steers the real schedule."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import QThread
+
+from hostapp.events import EventBus
+from hostapp.gui.bridge import EventBridge
+from hostapp.gui.single_instance import SingleInstance
+from hostapp.gui.viewmodels import NodeState
+from hostapp.schedule.policy_file import load_policy, policy_path
+
+pytestmark = pytest.mark.gui
+
+
+def test_bridge_delivers_worker_events_on_gui_thread_intact(qtbot) -> None:
+    bus = EventBus()
+    bridge = EventBridge(bus)
+    seen: list[tuple[str, dict, bool]] = []
+    bridge.event.connect(lambda topic, data: seen.append((topic, data, QThread.currentThread() is bridge.thread())))
+    amount = 2**64 + 7  # a QVariantMap would overflow this; money must arrive exact
+    worker = threading.Thread(target=lambda: bus.publish("ledger.credited", amount=amount, keys={1: "x"}))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: len(seen) == 1)
+    topic, data, on_gui_thread = seen[0]
+    assert (topic, data["amount"], data["keys"], on_gui_thread) == ("ledger.credited", amount, {1: "x"}, True)
+    bridge.close()
+    bus.publish("after.close")
+    qtbot.wait(20)
+    assert len(seen) == 1
+
+
+def test_tooltip_and_icon_follow_node_state_events(tray_app, qtbot) -> None:
+    tray = tray_app.tray
+    tray_app.services.bus.publish("node.state", state="paused", reason="game running: eldenring.exe")
+    qtbot.waitUntil(lambda: tray.status.state is NodeState.PAUSED)
+    assert tray.tray.toolTip() == "Paused — game running: eldenring.exe"
+    assert tray.icon_name == "paused"
+    tray_app.services.bus.publish("node.state", state="error", reason="Docker engine not running")
+    qtbot.waitUntil(lambda: tray.icon_name == "error")
+    tray.rebuild_menu()
+    labels = [a.text() for a in tray.menu.actions()]
+    assert labels[0] == "Error — Docker engine not running"
+    assert "Start" in labels and "Open dashboard" in labels and "Quit" in labels
+
+
+def test_tray_pause_and_resume_change_the_saved_policy_and_state(tray_app, qtbot) -> None:
+    tray = tray_app.tray
+    path = policy_path(tray_app.services.paths)
+    tray.action("1 hour").trigger()
+    qtbot.waitUntil(lambda: tray.status.state is NodeState.SNOOZED)
+    snooze = load_policy(path).snooze
+    assert snooze is not None and snooze.until is not None
+    tray.rebuild_menu()  # what aboutToShow does when the user opens the menu
+    assert "Resume" in [a.text() for a in tray.menu.actions()]
+
+    tray.action("Indefinitely").trigger()
+    qtbot.waitUntil(lambda: load_policy(path).snooze is not None and load_policy(path).snooze.until is None)
+
+    tray.action("Resume").trigger()
+    qtbot.waitUntil(lambda: tray.status.state is not NodeState.SNOOZED)
+    assert load_policy(path).snooze is None
+
+
+def test_open_dashboard_and_close_keeps_app_in_tray(tray_app, qtbot) -> None:
+    window = tray_app.window
+    window.show_page("Earnings")
+    tray_app.tray.action("Open dashboard").trigger()
+    assert window.isVisible() and window.stack.currentWidget() is window.pages["Dashboard"]
+    window.close()
+    assert not window.isVisible()
+    assert window.keep_in_tray  # hidden, not gone: the tray icon reopens it
+
+
+def test_second_instance_raises_the_first(qtbot, tmp_path) -> None:
+    first = SingleInstance(str(tmp_path))
+    assert first.claim()
+    second = SingleInstance(str(tmp_path))
+    with qtbot.waitSignal(first.raise_requested, timeout=3000):
+        assert not second.claim()
+    first.release()
+    third = SingleInstance(str(tmp_path))
+    assert third.claim()  # the name is free again after the first quits
+    third.release()

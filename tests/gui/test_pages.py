@@ -1,0 +1,179 @@
+"""Every page builds over real services (SQLite, policy file, doctor) and shows live bus data."""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QModelIndex, QPoint, Qt
+
+from hostapp.earnings import Period
+from hostapp.gpu.probe import GpuSample
+from hostapp.ledger import Ledger
+from hostapp.schedule.grid import Cell, Preset
+from hostapp.schedule.policy_file import load_policy, policy_path
+
+pytestmark = pytest.mark.gui
+
+
+def _sample(temperature: int) -> GpuSample:
+    return GpuSample(
+        uuid="GPU-abc",
+        index=0,
+        at=time.time(),
+        temperature_c=temperature,
+        power_w=212.5,
+        fan_percent=40,
+        utilization_gpu_percent=97,
+        utilization_memory_percent=50,
+        memory_used_bytes=6 * 2**30,
+        memory_free_bytes=2 * 2**30,
+        clock_graphics_mhz=1800,
+        clock_sm_mhz=1800,
+        clock_memory_mhz=9000,
+        throttle_reasons=(),
+    )
+
+
+def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtbot) -> None:
+    page = tray_app.window.pages["Dashboard"]
+    bus = tray_app.services.bus
+    threading.Thread(target=lambda: bus.publish("gpu.telemetry", uuid="GPU-abc", index=0, sample=_sample(71))).start()
+    qtbot.waitUntil(lambda: "GPU-abc" in page.gauges)
+    gauges = page.gauges["GPU-abc"]
+    assert (gauges.temperature.text(), gauges.utilization.text(), gauges.power.text()) == ("71 °C", "97 %", "212 W")
+    assert gauges.memory.value == pytest.approx(75.0)
+
+    Ledger(tray_app.services.store).start("job-1", 1, "GPU-abc", 1000, started_at=time.time() - 60)
+    Ledger(tray_app.services.store).credit("job-1", 1, 60, 1_500_000)
+    bus.publish("ledger.credited", job_id="job-1")
+    qtbot.waitUntil(lambda: page.earnings_labels["today"].text() == "1.50 GRID")
+
+    now = time.time()
+    bus.publish(
+        "node.state",
+        state="working",
+        reason="",
+        job={"job_id": "job-2", "started_at": now - 30, "timeout_seconds": 120, "rate_per_second": 10},
+    )
+    qtbot.waitUntil(lambda: page.state_label.text() == "Working")
+    assert page.job_label.text().startswith("Job job-2")
+    assert 20 <= page.job_progress.value() <= 30
+
+
+def test_painting_the_grid_changes_the_saved_policy(tray_app, qtbot) -> None:
+    window = tray_app.window
+    window.show()
+    page = window.show_page("Schedule")
+    qtbot.waitExposed(window)
+    page.apply_preset(Preset.ALWAYS)
+    page.save()
+    page.brush_buttons[Cell.OFF].setChecked(True)
+    editor = page.editor
+    start = editor.cell_rect(2, 9).center().toPoint()  # Wednesday 09:00
+    end = editor.cell_rect(2, 12).center().toPoint()  # … to 12:00, one drag
+    qtbot.mousePress(editor, Qt.MouseButton.LeftButton, pos=start)
+    for x in range(start.x(), end.x() + 1, 4):
+        qtbot.mouseMove(editor, QPoint(x, start.y()))
+    qtbot.mouseRelease(editor, Qt.MouseButton.LeftButton, pos=end)
+    assert page.save_button.isEnabled()
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+
+    grid = load_policy(policy_path(tray_app.services.paths)).grid
+    assert [grid.cell(2, h) for h in range(8, 14)] == [Cell.AVAILABLE] + [Cell.OFF] * 4 + [Cell.AVAILABLE]
+    assert grid.cell(3, 10) is Cell.AVAILABLE
+    assert page.message.text() == "Saved"
+
+
+def test_schedule_rules_are_validated_and_saved(tray_app, qtbot) -> None:
+    page = tray_app.window.pages["Schedule"]
+    page.idle_minutes.setValue(25)
+    page.pause_on_battery.setChecked(False)
+    page.save()
+    rules = load_policy(policy_path(tray_app.services.paths)).rules
+    assert (rules.idle_minutes, rules.pause_on_battery) == (25, False)
+
+
+def test_earnings_page_pages_the_ledger_charts_and_exports(tray_app, qtbot, tmp_path) -> None:
+    store = tray_app.services.store
+    now = time.time()
+    with store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO ledger (job_id, started_at, ended_at, seconds_billed, rate_per_second, amount, status, "
+            "gpu_uuid) VALUES (?, ?, ?, 10, 1, ?, 'credited', 'GPU-abc')",
+            [(f"j{i}", now - i * 600, now - i * 600 + 10, 1_000_000) for i in range(450)],
+        )
+    tray_app.services.bus.publish("ledger.credited")
+    page = tray_app.window.pages["Earnings"]
+    qtbot.waitUntil(lambda: page.model.rowCount() == 200)
+    assert page.model.canFetchMore(QModelIndex())
+    page.model.fetchMore(QModelIndex())
+    page.model.fetchMore(QModelIndex())
+    assert page.model.rowCount() == 450 and not page.model.canFetchMore(QModelIndex())
+    assert page.model.data(page.model.index(0, 1)) == "j0"
+
+    page.show_period(Period.WEEK)  # 450 jobs 10 minutes apart: all within the last 75 hours
+    assert sum(page.chart.values) == 450 * 1_000_000
+    assert "GPU-abc" in page.per_gpu.text()
+
+    out = tmp_path / "earnings.csv"
+    page.show_period(Period.ALL)
+    page.export_to(str(out))
+    qtbot.waitUntil(lambda: page.export_button.isEnabled())
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 450 and rows[0]["amount_base_units"] == "1000000"
+    assert page.message.text() == "Exported 450 rows"
+
+
+def test_jobs_page_history_search_and_live_log(tray_app, qtbot) -> None:
+    store = tray_app.services.store
+    for job, status in (("alpha-1", "succeeded"), ("beta-2", "failed")):
+        store.execute(
+            "INSERT INTO jobs (job_id, source, definition, status, created_at) VALUES (?, 'local', '{}', ?, ?)",
+            (job, status, time.time()),
+        )
+    bus = tray_app.services.bus
+    bus.publish("job.finished", job_id="beta-2")
+    page = tray_app.window.pages["Jobs"]
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    page.history_search.setText("fail")
+    assert [r[0] for r in page.model.rows] == ["beta-2"]
+    page.history_search.setText("100%")  # LIKE wildcards are literal text
+    assert page.model.rowCount() == 0
+
+    threading.Thread(target=lambda: bus.publish("job.log", job_id="alpha-1", line="loading model")).start()
+    bus.publish("job.log", job_id="alpha-1", lines=["step 1 ok", "step 2 ERROR disk full"])
+    qtbot.waitUntil(lambda: len(page.lines) == 3)
+    page.log_search.setText("error")
+    assert page.log_view.toPlainText() == "step 2 ERROR disk full"
+    assert page.log_title.text() == "Live log: alpha-1"
+
+
+def test_settings_page_saves_valid_input_and_refuses_bad(tray_app) -> None:
+    page = tray_app.window.pages["Settings"]
+    settings_file = tray_app.services.paths.settings_file
+    page.price.setText("0.32")
+    page.grid_url.setText("https://grid.example")
+    page.save()
+    assert page.message.text() == "Saved"
+    saved = settings_file.read_text()
+    assert '"electricity_milli_per_kwh": 320' in saved and "https://grid.example" in saved
+
+    page.price.setText("cheap")
+    page.save()
+    assert page.message.text().startswith("Not saved: electricity price 'cheap' is not a number")
+    assert settings_file.read_text() == saved
+
+
+@pytest.mark.docker
+def test_diagnostics_runs_the_doctor_off_the_gui_thread(tray_app, qtbot) -> None:
+    page = tray_app.window.pages["Diagnostics"]
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert not page.run_button.isEnabled()  # returned at once: the checks run on a worker
+    qtbot.waitUntil(lambda: page.report is not None, timeout=60_000)
+    ids = [page.tree.topLevelItem(i).text(1) for i in range(page.tree.topLevelItemCount())]
+    assert ids[:2] == ["docker", "gpu"]
+    assert page.tree.topLevelItem(0).text(0) == "OK"  # the real engine is running
