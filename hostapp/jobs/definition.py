@@ -47,6 +47,8 @@ LITERAL_RE = re.compile(r"%%((?:ops|global)\.[^%]{1,256})%%")
 REMOVE_IF_EMPTY = "__remove-if-empty__"
 SPREAD_KEY = "__spread__"
 REDACTED = "[REDACTED]"
+# Globals the node itself provides to literals: `host` is where the job's services run (this machine).
+NODE_GLOBALS = {"host": "localhost"}
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=65_536)]
@@ -67,7 +69,7 @@ class JobDefinitionError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _no_nul(value: str) -> str:
@@ -589,6 +591,8 @@ def resolve_literal(path: str, definition: JobDefinition, results: ResultsByOp) 
                 return glob.variables[parts[2]]
         if glob is not None and len(parts) == 2 and isinstance(getattr(glob, parts[1], None), str):
             return str(getattr(glob, parts[1]))
+        if len(parts) == 2 and parts[1] in NODE_GLOBALS:
+            return NODE_GLOBALS[parts[1]]
         raise LiteralError(f"%%{path}%% is not defined in global")
     if len(parts) == 4 and parts[2] == "results":
         op_results = results.get(parts[1])

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -296,12 +295,16 @@ class JobRunner:
         bounded = BoundedLog(self.limits.log_bytes)
         policy = op.args.restart_policy
         tries_left = policy.restart_tries if policy and policy.policy != "no" else 0
-        since: float | None = None
         while True:
-            self._api.start(container_id)
+            response, frames = self._attach(container_id)
+            try:
+                self._api.start(container_id)
+            except BaseException:
+                response.close()
+                raise
             reader = threading.Thread(
                 target=self._follow_logs,
-                args=(job.job_id, op.id, container_id, since, extractor, bounded),
+                args=(job.job_id, op.id, response, frames, extractor, bounded),
                 name=f"logs-{job.job_id}-{op.id}",
                 daemon=True,
             )
@@ -322,7 +325,7 @@ class JobRunner:
                 except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
                     if "timed out" not in str(exc).lower() and not isinstance(exc, requests.exceptions.ReadTimeout):
                         raise
-            reader.join(timeout=10)
+            reader.join(timeout=30)
             exit_code = int(status.get("StatusCode", -1)) if status else -1
             op_result.exit_code = exit_code
             if exit_code == 137 and not handle.stop_requested and not timed_out:
@@ -346,7 +349,6 @@ class JobRunner:
             if op_result.status in ("succeeded", "failed") and not timed_out and restart and tries_left > 0:
                 tries_left -= 1
                 op_result.restarts += 1
-                since = time.time()
                 self.bus.publish("job.op.restarting", job_id=job.job_id, op_id=op.id, restarts=op_result.restarts)
                 continue
             break
@@ -354,12 +356,30 @@ class JobRunner:
         op_result.log_tail = bounded.text()
         op_result.log_truncated = bounded.truncated
 
+    def _attach(self, container_id: str) -> tuple[Any, Iterator[tuple[str, bytes]]]:
+        """Attach to stdout/stderr before start: lossless, and the job waits for us rather than the
+        engine's log file rotating under a follower (a flood is slowed down, never half-recorded)."""
+        from docker.utils.socket import frames_iter
+
+        api = self._api
+        response = api._post(
+            api._url("/containers/{0}/attach", container_id),
+            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+            params={"logs": 0, "stdout": 1, "stderr": 1, "stream": 1},
+            stream=True,
+        )
+        api._raise_for_status(response)
+        sock = api._get_raw_response_socket(response)
+        api._disable_socket_timeout(sock)  # a job may be silent for longer than the client timeout
+        frames = ((STREAM_TYPES.get(stream, "stdout"), data) for stream, data in frames_iter(sock, False))
+        return response, frames
+
     def _follow_logs(
         self,
         job_id: str,
         op_id: str,
-        container_id: str,
-        since: float | None,
+        response: Any,
+        frames: Iterator[tuple[str, bytes]],
         extractor: ResultExtractor,
         bounded: BoundedLog,
     ) -> None:
@@ -372,31 +392,14 @@ class JobRunner:
                 self.bus.publish("job.log", job_id=job_id, op_id=op_id, stream=stream, line=line)
 
         try:
-            for stream, data in self._log_frames(container_id, since):
+            for stream, data in frames:
                 emit(stream, splitters.setdefault(stream, LineSplitter()).feed(data.decode("utf-8", "replace")))
         except Exception as exc:  # the op's outcome does not depend on its log stream
             log.info("log stream of %s/%s ended: %s", job_id, op_id, exc)
-        for stream, splitter in splitters.items():
-            emit(stream, splitter.flush())
-
-    def _log_frames(self, container_id: str, since: float | None) -> Iterator[tuple[str, bytes]]:
-        """The engine's multiplexed log stream as (stream, bytes) frames, following until exit."""
-        params: dict[str, Any] = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 0}
-        if since is not None:
-            params["since"] = f"{since:.6f}"
-        response = self._api._get(self._api._url("/containers/{0}/logs", container_id), params=params, stream=True)
-        self._api._raise_for_status(response)
-        raw = response.raw
-        try:
-            while True:
-                header = raw.read(8)
-                if len(header) < 8:
-                    return
-                stream_id, length = struct.unpack(">BxxxL", header)
-                data = raw.read(length) if length else b""
-                yield STREAM_TYPES.get(stream_id, "stdout"), data
         finally:
             response.close()
+        for stream, splitter in splitters.items():
+            emit(stream, splitter.flush())
 
     def _collect_output(
         self, job_id: str, attempt: int, op_id: str, container_id: str, output: str, op_result: OpResult
