@@ -59,7 +59,12 @@ def default_paths() -> AppPaths:
     import platformdirs
 
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    runtime = Path(dirs.user_runtime_dir) if os.name == "posix" else Path(dirs.user_cache_dir) / "run"
+    # Without XDG_RUNTIME_DIR (a service, a container) platformdirs warns and guesses /tmp/runtime-UID;
+    # a folder under our own cache is private and predictable instead.
+    if os.name == "posix" and os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = Path(dirs.user_runtime_dir)
+    else:
+        runtime = Path(dirs.user_cache_dir) / "run"
     return AppPaths(
         config=Path(dirs.user_config_dir),
         data=Path(dirs.user_data_dir),
