@@ -4,7 +4,7 @@ Core services publish on their own worker threads. A Qt signal emitted from a wo
 runs a slot directly on that thread unless the connection is queued, and a plain Python
 callable connected without a receiver object would do exactly that. So the bus handler only
 emits a private signal into a *queued* connection to the bridge itself, and the public
-`event` signal is emitted from the GUI thread: every listener of `event` runs there, however
+`received` signal is emitted from the GUI thread: every listener of `received` runs there, however
 it was connected.
 
 The payload travels as `object`, not `dict`: PySide6 converts a `dict` signal argument to a
@@ -26,9 +26,12 @@ log = logging.getLogger(__name__)
 
 
 class EventBridge(QObject):
-    """Subscribes "*" on the bus; `event(topic, data)` fires on the GUI thread for every event."""
+    """Subscribes "*" on the bus; `received(topic, data)` fires on the GUI thread for every event.
 
-    event = Signal(str, object)
+    (Not named `event`: that would shadow QObject.event(), the virtual Qt delivers queued calls through.)
+    """
+
+    received = Signal(str, object)
     _incoming = Signal(str, object)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
@@ -46,7 +49,7 @@ class EventBridge(QObject):
 
     @Slot(str, object)
     def _deliver(self, topic: str, data: dict[str, Any]) -> None:
-        self.event.emit(topic, data)
+        self.received.emit(topic, data)
 
     def on(self, topic: str, receiver: QObject, handler: Callable[[dict[str, Any]], None]) -> None:
         """Call `handler(data)` for one topic (or a "prefix.*" family); it stops when `receiver` dies."""
@@ -56,8 +59,8 @@ class EventBridge(QObject):
                 handler(data)
 
         # PySide6 has no context-object connect for plain callables: disconnect on destroy.
-        self.event.connect(dispatch)
-        receiver.destroyed.connect(lambda: _safe_disconnect(self.event, dispatch))
+        self.received.connect(dispatch)
+        receiver.destroyed.connect(lambda: _safe_disconnect(self.received, dispatch))
 
     def close(self) -> None:
         """Stop listening to the bus (at shutdown, before the QObject goes)."""

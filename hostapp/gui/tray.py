@@ -108,12 +108,12 @@ class TrayController(QWidget):
         self.rebuild_menu()
         for action in self.menu.actions():
             if action.text() == text:
-                return action
+                return action  # type: ignore[no-any-return]
             submenu = action.menu()
-            if submenu is not None:
+            if isinstance(submenu, QMenu):
                 for sub in submenu.actions():
                     if sub.text() == text:
-                        return sub
+                        return sub  # type: ignore[no-any-return]
         raise KeyError(text)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:

@@ -304,7 +304,7 @@ def parse_amount(text: str, decimals: int) -> int:
         raise ValueError(f"{text!r} is not a number: use digits and one '.'")
     if len(frac) > decimals:
         raise ValueError(f"at most {decimals} decimal places")
-    value = int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0"))
+    value: int = int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0"))
     if value <= 0:
         raise ValueError("the amount must be more than 0")
     return value

@@ -20,7 +20,7 @@ def test_bridge_delivers_worker_events_on_gui_thread_intact(qtbot) -> None:
     bus = EventBus()
     bridge = EventBridge(bus)
     seen: list[tuple[str, dict, bool]] = []
-    bridge.event.connect(lambda topic, data: seen.append((topic, data, QThread.currentThread() is bridge.thread())))
+    bridge.received.connect(lambda topic, data: seen.append((topic, data, QThread.currentThread() is bridge.thread())))
     amount = 2**64 + 7  # a QVariantMap would overflow this; money must arrive exact
     worker = threading.Thread(target=lambda: bus.publish("ledger.credited", amount=amount, keys={1: "x"}))
     worker.start()

@@ -45,7 +45,7 @@ class SchedulePage(QWidget):
         for cell in Cell:
             button = QRadioButton(CELL_LABELS[cell])
             button.setStyleSheet(f"QRadioButton::indicator:checked {{ background: {CELL_COLOURS[cell]}; }}")
-            button.toggled.connect(lambda on, c=cell: on and self._set_brush(c))
+            button.toggled.connect(lambda on, c=cell: self._set_brush(c) if on else None)
             self.brush_group.addButton(button)
             self.brush_buttons[cell] = button
             brushes.addWidget(button)

@@ -237,7 +237,10 @@ class WalletPage(QWidget):
             "controls this wallet. Continue?",
         ):
             return
-        run_in_background(wallet.export_secret, lambda secret: SeedBackupDialog(secret, self).exec(), self._failed)
+        run_in_background(wallet.export_secret, self._show_secret, self._failed)
+
+    def _show_secret(self, secret: str) -> None:
+        SeedBackupDialog(secret, self).exec()
 
     def withdraw(self) -> None:
         wallet = self._services.wallet
