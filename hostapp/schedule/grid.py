@@ -81,20 +81,33 @@ class WeeklyGrid:
 
     def edges_after(self, instant: datetime, zone: tzinfo) -> Iterator[tuple[datetime, Cell]]:
         """(instant, new cell) for each change of cell strictly after `instant`, within about a week."""
-        current = self.at(instant, zone)
-        for boundary in local_hour_boundaries(instant, zone):
-            cell = self.at(boundary, zone)
-            if cell != current:
-                yield boundary, cell
-                current = cell
+        horizon = _aware(instant) + timedelta(days=8)
+        edge = self.next_edge(instant, zone)
+        while edge is not None and edge < horizon:
+            yield edge, self.at(edge, zone)
+            edge = self.next_edge(edge, zone)
 
     def next_edge(self, instant: datetime, zone: tzinfo) -> datetime | None:
-        """The next instant the cell changes; None for a grid that is the same all week."""
-        return next((edge for edge, _ in self.edges_after(instant, zone)), None)
+        """The next instant the cell changes; None for a grid that is the same all week.
 
-    def next_not(self, instant: datetime, zone: tzinfo, cell: Cell) -> datetime | None:
-        """The next instant the grid leaves `cell` (e.g. the end of an Off stretch)."""
-        return next((edge for edge, new in self.edges_after(instant, zone) if new != cell), None)
+        Fast path: find the first differing cell in wall-clock order with integer steps, then walk
+        real hour boundaries only from a few hours before it, where a DST shift could move it.
+        """
+        local = _aware(instant).astimezone(zone)
+        current = self.rows[local.weekday()][local.hour]
+        start_index = local.weekday() * HOURS + local.hour
+        for step in range(1, len(DAYS) * HOURS + 1):
+            index = (start_index + step) % (len(DAYS) * HOURS)
+            if self.rows[index // HOURS][index % HOURS] != current:
+                break
+        else:
+            return None
+        wall = local.replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(hours=step - 3)
+        start = max(_aware(instant), wall.replace(tzinfo=zone, fold=0))
+        for boundary in local_hour_boundaries(start, zone):
+            if self.at(boundary, zone) != current:
+                return boundary
+        return None
 
 
 def local_hour_boundaries(instant: datetime, zone: tzinfo) -> Iterator[datetime]:

@@ -248,7 +248,7 @@ def evaluate(policy: AvailabilityPolicy, inputs: Inputs, now: datetime, previous
     if edge is not None:
         changes.append(edge)
     if not override:
-        machine.extend(_schedule_reasons(policy, inputs, now, zone, cell, changes))
+        machine.extend(_schedule_reasons(policy, inputs, now, zone, cell, edge, changes))
 
     if rules.pause_on_battery and inputs.on_battery:
         machine.append(Reason(ReasonKind.ON_BATTERY, "Paused — on battery"))
@@ -285,10 +285,11 @@ def _schedule_reasons(
     now: datetime,
     zone: tzinfo,
     cell: Cell,
+    edge: datetime | None,
     changes: list[datetime],
 ) -> list[Reason]:
     if cell is Cell.OFF:
-        until = policy.grid.next_not(now, zone, Cell.OFF)
+        until = edge  # the first change away from Off ends the Off stretch
         text = "Paused — outside schedule"
         text += f" until {_when(until, now, zone)}" if until is not None else " (no hours enabled)"
         return [Reason(ReasonKind.OUTSIDE_SCHEDULE, text, until=until)]
