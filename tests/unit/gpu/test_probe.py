@@ -219,3 +219,17 @@ def test_doctor_uses_the_same_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(FAKE_NVML_ENV, str(PROFILES / "error-no-permission.json"))
     check = check_gpu()
     assert check.status is Status.WARN and "no permission" in check.summary
+
+
+def test_recorded_h100_under_load_replays(fake_nvml: Callable[[str], FakeNvml]) -> None:
+    """Recorded on the lent H100 with scripts/record-nvml-profile.py while PyTorch held a context."""
+    from hostapp.gpu.processes import JobContainers, ProcessClassifier, ProcessKind
+
+    probe = NvmlProbe.open(fake_nvml("h100-sxm-busy"))
+    assert isinstance(probe, NvmlProbe)
+    assert probe.detect().cuda_driver_version == "13.0"
+    sample = probe.sample(0)
+    assert (sample.clock_sm_mhz, sample.throttle_reasons) == (1980, ())
+    [process] = ProcessClassifier(probe, JobContainers()).classify_gpu(0)
+    assert (process.name, process.kind) == ("python3", ProcessKind.FOREIGN_COMPUTE)
+    assert process.used_memory_bytes == 916455424
