@@ -1,18 +1,37 @@
-"""Composition root: builds and wires the core services. GUI, CLI, node and tests all use it."""
+"""Composition root: builds and wires the core services. GUI, CLI, node and tests all use it.
+
+Nothing here decides anything: it only constructs the services with their settings and connects
+them. Every service is created on first use, so a command pays only for what it touches.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
+import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from hostapp import __version__
 from hostapp.config.paths import AppPaths, default_paths
 from hostapp.config.settings import Settings, load_settings, save_settings
 from hostapp.events import EventBus
 
 if TYPE_CHECKING:
+    from hostapp.chain import LocalChain
+    from hostapp.control import ControlServer
+    from hostapp.gpu.probe import GpuDetection, NullProbe, NvmlProbe
+    from hostapp.gpu.processes import ForeignUseWatcher
+    from hostapp.gpu.telemetry import TelemetrySampler
+    from hostapp.grid.client import GridClient
+    from hostapp.grid.server import LocalGrid
+    from hostapp.jobs.runner import JobRunner
+    from hostapp.node import Node
     from hostapp.store import Store
+    from hostapp.wallet.service import WalletService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,15 +53,27 @@ def load_context(paths: AppPaths | None = None) -> AppContext:
 
 
 @dataclass
-class Services:
-    """The long-lived core: built once per process, shared by the GUI, node and CLI commands.
+class GpuStack:
+    probe: NvmlProbe | NullProbe
+    detection: GpuDetection
+    sampler: TelemetrySampler
+    watcher: ForeignUseWatcher
 
-    Services are created on first use so a command pays only for what it touches.
-    """
+    def enabled_uuids(self, allowed: list[str] | None) -> list[str]:
+        return [g.uuid for g in self.detection.gpus if allowed is None or g.uuid in allowed]
+
+    def foreign_processes(self, uuid: str) -> list[tuple[int, str]]:
+        return [(p.pid, p.name) for p in self.watcher.foreign(uuid)]
+
+
+@dataclass
+class Services:
+    """The long-lived core: built once per process, shared by the GUI, node and CLI commands."""
 
     context: AppContext
     bus: EventBus = field(default_factory=EventBus)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _started: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def paths(self) -> AppPaths:
@@ -59,9 +90,179 @@ class Services:
         with self._lock:
             return Store(self.paths.database)
 
+    @functools.cached_property
+    def instance_id(self) -> str:
+        """Marks this installation's job containers, so a restart reconciles only its own."""
+        existing = self.store.get_kv("instance_id")
+        if existing:
+            return existing
+        new = uuid.uuid4().hex[:16]
+        self.store.set_kv("instance_id", new)
+        return new
+
+    @functools.cached_property
+    def docker(self) -> Any:
+        from hostapp.engine import connect
+
+        return connect()
+
+    @functools.cached_property
+    def runner(self) -> JobRunner:
+        from hostapp.jobs.runner import JobRunner
+
+        return JobRunner(
+            self.docker,
+            self.settings.jobs,
+            self.paths,
+            self.bus,
+            self.store,
+            self.instance_id,
+            image_cache_budget_mb=self.settings.image_cache.budget_mb,
+        )
+
+    @functools.cached_property
+    def wallet(self) -> WalletService:
+        from hostapp.wallet.service import WalletService
+
+        return WalletService(self.paths, self.settings, self.bus)
+
+    @functools.cached_property
+    def gpu(self) -> GpuStack:
+        from hostapp.gpu.probe import open_probe
+        from hostapp.gpu.processes import ForeignUseWatcher, JobContainers, ProcessClassifier
+        from hostapp.gpu.telemetry import TelemetrySampler
+
+        gpus = self.settings.gpus
+        probe = open_probe()
+        classifier = ProcessClassifier(probe, JobContainers(), gpus.process_allow_list, gpus.process_deny_list)
+        watcher = ForeignUseWatcher(self.bus)
+        sampler = TelemetrySampler(
+            probe, self.bus, gpus.telemetry_interval_seconds, classifier=classifier, watcher=watcher
+        )
+        return GpuStack(probe, probe.detect(), sampler, watcher)
+
+    # ------------------------------------------------------------------ the grid
+
+    @property
+    def uses_local_grid(self) -> bool:
+        return self.settings.grid.url is None
+
+    @functools.cached_property
+    def local_chain(self) -> LocalChain:
+        from hostapp.chain import LocalChain, default_state_dir
+
+        return LocalChain(default_state_dir(self.paths))
+
+    @functools.cached_property
+    def local_grid(self) -> LocalGrid:
+        from hostapp.grid.server import LocalGrid
+
+        return LocalGrid(self.paths.data / "local-grid", chain=self.local_chain)
+
+    def grid_url(self) -> str:
+        """The grid to connect to; the embedded default is started here (with its chain) on first use."""
+        if self.settings.grid.url is not None:
+            return self.settings.grid.url
+        with self._lock:
+            if self.local_grid.service is None:
+                self.local_chain.start()
+                self._started.append(self.local_chain)
+                self.local_grid.start()
+                self._started.append(self.local_grid)
+        return self.local_grid.url
+
+    @functools.cached_property
+    def grid_client(self) -> GridClient:
+        from hostapp.grid.client import GridClient
+
+        return GridClient(
+            self.grid_url(),
+            self.wallet.keystore(),
+            store=self.store,
+            bus=self.bus,
+            timeout=self.settings.grid.request_timeout_seconds,
+        )
+
+    # ------------------------------------------------------------------ the node
+
+    @functools.cached_property
+    def node(self) -> Node:
+        from hostapp.node import Node, NodeConfig
+        from hostapp.node_inputs import InputAssembler
+        from hostapp.schedule.idle import pick_idle_backend
+        from hostapp.schedule.policy_file import policy_path
+
+        gpu = self.gpu
+        uuids = gpu.enabled_uuids(self.settings.gpus.enabled_uuids)
+        detection = gpu.detection
+        inputs = InputAssembler(
+            uuids,
+            pick_idle_backend(),
+            reading=gpu.sampler.latest,
+            foreign=_ForeignAdapter(gpu),
+        )
+        config = NodeConfig(
+            app_version=__version__,
+            payout_address=self.settings.payout_address,
+            gpu_details=[g.to_json() for g in detection.gpus if g.uuid in uuids],
+            driver_version=detection.driver_version,
+            cuda_version=detection.cuda_driver_version,
+            lease_wait_seconds=20.0,
+        )
+        return Node(
+            bus=self.bus,
+            store=self.store,
+            grid=self.grid_client,
+            runner=self.runner,
+            policy_path=policy_path(self.paths),
+            inputs=inputs,
+            gpus=uuids,
+            config=config,
+        )
+
+    def start_node(self) -> Node:
+        """Start telemetry, the node and the control socket (what `hostapp node` and the tray app run)."""
+        from hostapp.control import ControlServer
+
+        node = self.node
+        if self.gpu.detection.gpus:
+            self.gpu.sampler.start()
+            self._started.append(self.gpu.sampler)
+        node.start()
+        self._started.append(node)
+        control = ControlServer(self.paths.control_socket, node)
+        control.start()
+        self._started.append(control)
+        return node
+
+    @property
+    def control(self) -> ControlServer | None:
+        from hostapp.control import ControlServer
+
+        return next((s for s in self._started if isinstance(s, ControlServer)), None)
+
     def close(self) -> None:
+        """Stop what was started, newest first, then release connections."""
+        while self._started:
+            service = self._started.pop()
+            try:
+                service.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(service).__name__)
+        if "grid_client" in self.__dict__:
+            self.grid_client.close()
+        if "gpu" in self.__dict__:
+            self.gpu.probe.close()
         if "store" in self.__dict__:
             self.store.close()
+
+
+class _ForeignAdapter:
+    def __init__(self, gpu: GpuStack) -> None:
+        self._gpu = gpu
+
+    def foreign_processes(self, uuid: str) -> list[tuple[int, str]]:
+        return self._gpu.foreign_processes(uuid)
 
 
 def build_services(paths: AppPaths | None = None, setup_logs: bool = True) -> Services:

@@ -1,0 +1,70 @@
+"""`hostapp node`: the core without Qt, for rigs and servers; logs every state change."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "node", help="run headless: take grid jobs by the schedule (Ctrl-C or SIGTERM to stop)"
+    )
+    parser.add_argument("--grid-url", help="use this grid instead of the settings' (default: the embedded local grid)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from hostapp.app import build_services
+    from hostapp.cli import CliError
+    from hostapp.control import ControlError
+    from hostapp.engine import EngineUnavailable
+    from hostapp.events import Event
+    from hostapp.wallet.service import WalletError
+
+    services = build_services()
+    logging.getLogger().addHandler(_console())
+    if args.grid_url:
+        services.settings.grid.url = args.grid_url
+    if services.context.settings_problem:
+        print(f"note: {services.context.settings_problem}")
+
+    def show(event: Event) -> None:
+        if event.data.get("overall") is not None:
+            gpu = event.data.get("gpu") or "cpu"
+            print(f"[{gpu}] {event.data.get('state')}: {event.data.get('headline')}", flush=True)
+
+    services.bus.subscribe("node.state", show)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        node = services.start_node()
+        where = services.grid_url()
+        print(f"hostapp node: wallet {services.wallet.keystore().pubkey}, grid {where}", flush=True)
+        print(f"hostapp node: {node.status()['headline']}", flush=True)
+        stop.wait()
+    except WalletError as exc:
+        raise CliError(f"{exc} (create one with `hostapp wallet create`)") from exc
+    except (EngineUnavailable, ControlError) as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        print("hostapp node: stopping", flush=True)
+        services.close()
+    return 0
+
+
+def _console() -> Any:
+    import logging
+
+    from hostapp.logs import redactor
+
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(redactor)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    return handler

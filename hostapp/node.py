@@ -1,0 +1,614 @@
+"""The node: ties the availability decision, the grid, the runner and the ledger together.
+
+One slot per GPU (or one CPU slot on a machine without a usable GPU). Each slot has a worker thread
+that leases a job when its GPU may work, runs it through the runner, delivers the result (or keeps
+it in the outbox) and writes the ledger. A supervisor thread applies availability changes to
+running jobs and keeps the outbox and the ledger in step with the grid.
+
+How a running job reacts when its slot stops being available (docs/node.md):
+- *preempt* for reasons that protect the user's use of the machine — a game or other foreign
+  process on that GPU, a snooze, temperature, power, battery: the job is frozen at once (docker
+  pause; it keeps its memory, uses no GPU time). If the slot is still blocked after
+  `preempt_after_seconds`, the job is stopped and the lease released, so the grid re-offers it.
+  A job frozen by a short game session simply thaws.
+- *drain* for schedule reasons — outside the weekly grid, not idle, idle unknown: no new leases,
+  and the running job may finish for up to `drain_seconds` past the edge; then it is stopped and
+  the lease released.
+A released or stopped attempt earns nothing: the grid meters only results it accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from hostapp.events import EventBus
+from hostapp.grid.client import GridClient, GridRejected, GridUnavailable, Lease, LeaseLost
+from hostapp.jobs.definition import JobDefinitionError
+from hostapp.jobs.runner import JobResult, JobRunner
+from hostapp.ledger import Ledger
+from hostapp.schedule import policy as pol
+from hostapp.schedule.clock import system_now
+from hostapp.schedule.driver import ScheduleDriver
+from hostapp.schedule.grid import Preset
+from hostapp.schedule.policy_file import PolicyFileError, load_policy, policy_from_json, policy_to_dict, save_policy
+from hostapp.store import Store
+
+log = logging.getLogger(__name__)
+
+STATE_TOPIC = "node.state"
+CPU_SLOT = "cpu"
+
+PREEMPT_KINDS = frozenset(
+    {
+        pol.ReasonKind.FOREIGN_PROCESS,
+        pol.ReasonKind.SNOOZED,
+        pol.ReasonKind.OVER_TEMPERATURE,
+        pol.ReasonKind.OVER_POWER,
+        pol.ReasonKind.ON_BATTERY,
+    }
+)
+PRESETS = {"always": Preset.ALWAYS, "nights-and-weekends": Preset.NIGHTS_AND_WEEKENDS, "when-idle": Preset.WHEN_IDLE}
+
+
+class NodeState(StrEnum):
+    STARTING = "starting"
+    OFFLINE = "offline"  # the grid does not answer
+    UNAVAILABLE = "unavailable"  # the schedule says no (outside hours, not idle)
+    WAITING = "waiting"  # available, waiting for a lease
+    WORKING = "working"
+    PAUSING = "pausing"  # a job is being frozen / stopped
+    PAUSED = "paused"  # the user or the machine's protection rules say no
+    ERROR = "error"  # needs the user (reason + fix)
+    STOPPED = "stopped"
+
+
+@dataclass
+class SlotStatus:
+    key: str  # GPU UUID, or "cpu"
+    state: NodeState = NodeState.STARTING
+    headline: str = "Starting"
+    job_id: str | None = None
+    attempt: int | None = None
+    job_started_at: float | None = None
+    timeout_seconds: int | None = None
+    price_per_second: int | None = None
+    frozen: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gpu": None if self.key == CPU_SLOT else self.key,
+            "state": self.state.value,
+            "headline": self.headline,
+            "job_id": self.job_id,
+            "attempt": self.attempt,
+            "job_started_at": self.job_started_at,
+            "timeout_seconds": self.timeout_seconds,
+            "price_per_second": self.price_per_second,
+            "frozen": self.frozen,
+        }
+
+
+@dataclass
+class _Running:
+    lease: Lease
+    blocked_since: float | None = None  # monotonic time the slot stopped being available
+    preempting: bool = False
+    released: bool = False
+    lost: bool = False
+    stop_reason: str | None = None
+    heartbeat_stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class NodeConfig:
+    lease_wait_seconds: float = 20.0
+    preempt_after_seconds: float = 120.0
+    drain_seconds: float = 600.0
+    offline_retry_seconds: float = 5.0
+    credits_sync_seconds: float = 30.0
+    supervisor_seconds: float = 0.25
+    app_version: str | None = None
+    payout_address: str | None = None
+    gpu_details: list[dict[str, Any]] = field(default_factory=list)
+    driver_version: str | None = None
+    cuda_version: str | None = None
+
+
+class Node:
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        store: Store,
+        grid: GridClient,
+        runner: JobRunner,
+        policy_path: Path,
+        inputs: Callable[[datetime], pol.Inputs],
+        gpus: list[str],
+        config: NodeConfig | None = None,
+        now: Callable[[], datetime] = system_now,
+        driver_tick_seconds: float = 15.0,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.grid = grid
+        self.runner = runner
+        self.ledger = Ledger(store)
+        self.config = config or NodeConfig()
+        self.policy_path = policy_path
+        self._now = now
+        self._policy_lock = threading.RLock()
+        self._policy = self._load_policy()
+        self._inputs = inputs
+        self.slots = {key: SlotStatus(key) for key in (gpus or [CPU_SLOT])}
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._registered = False
+        self._grid_problem: str | None = None
+        self._last_credits_sync = 0.0
+        self.driver = ScheduleDriver(
+            lambda at, previous: pol.evaluate(self.policy, inputs(at), at, previous),
+            self._on_decision,
+            bus=bus,
+            now=now,
+            tick_seconds=driver_tick_seconds,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._recover()
+        self.driver.subscribe(
+            self.bus, ("gpu.foreign_use_started", "gpu.foreign_use_stopped", "gpu.foreign_use_changed")
+        )
+        self.driver.start()
+        for key in self.slots:
+            thread = threading.Thread(target=self._slot_loop, args=(key,), name=f"node-slot-{key[:12]}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        supervisor = threading.Thread(target=self._supervise, name="node-supervisor", daemon=True)
+        supervisor.start()
+        self._threads.append(supervisor)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stops leasing; running jobs are stopped and their leases released (the grid re-offers them)."""
+        self._stopping.set()
+        with self._lock:
+            running = dict(self._running)
+            self._wake.notify_all()
+        for running_job in running.values():
+            running_job.stop_reason = "hostapp is shutting down"
+            running_job.preempting = True
+            self.runner.stop(running_job.lease.job_id)
+        self.driver.stop()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+        for slot in self.slots.values():
+            self._set(slot, NodeState.STOPPED, "Stopped")
+
+    # ------------------------------------------------------------------ policy and control
+
+    @property
+    def policy(self) -> pol.AvailabilityPolicy:
+        with self._policy_lock:
+            return self._policy
+
+    def _load_policy(self) -> pol.AvailabilityPolicy:
+        try:
+            return load_policy(self.policy_path)
+        except PolicyFileError as exc:
+            log.warning("%s; using the default schedule", exc)
+            return pol.AvailabilityPolicy()
+
+    def update_policy(self, change: Callable[[pol.AvailabilityPolicy], pol.AvailabilityPolicy]) -> pol.Decision:
+        with self._policy_lock:
+            self._policy = change(self._policy)
+            save_policy(self.policy_path, self._policy)
+        return self.driver.request("policy changed")
+
+    def pause(self, until: datetime | None) -> pol.Decision:
+        now = self._now()
+        if until is None:
+            return self.update_policy(pol.snooze_indefinitely)
+        return self.update_policy(lambda p: pol.snooze_for(p, now, until - now))
+
+    def resume(self) -> pol.Decision:
+        return self.update_policy(pol.resume)
+
+    def run_now(self, duration: timedelta) -> pol.Decision:
+        now = self._now()
+        return self.update_policy(lambda p: pol.run_now_for(p, now, duration))
+
+    def status(self) -> dict[str, Any]:
+        decision = self.driver.decision
+        with self._lock:
+            slots = [s.to_json() for s in self.slots.values()]
+            headline = self._headline()
+            state = self._overall_state().value
+        return {
+            "state": state,
+            "headline": headline,
+            "slots": slots,
+            "available": decision.available if decision else None,
+            "reasons": [{"kind": r.kind.value, "text": r.text, "gpu": r.gpu} for r in decision.reasons]
+            if decision
+            else [],
+            "next_change": decision.next_change.isoformat() if decision and decision.next_change else None,
+            "grid_problem": self._grid_problem,
+            "outbox": self.grid.outbox_size(),
+            "earned": self.ledger.total(),
+        }
+
+    def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The control socket's commands (hostapp/control.py)."""
+        if command == "status":
+            return self.status()
+        if command == "pause":
+            until = args.get("until")
+            try:
+                when = datetime.fromisoformat(until) if until else None
+            except (TypeError, ValueError):
+                raise ValueError(f"cannot read pause time {until!r}: use ISO 8601") from None
+            decision = self.pause(when)
+            return {"headline": decision.headline, "state": self._overall_state().value}
+        if command == "resume":
+            decision = self.resume()
+            return {"headline": "Resumed: " + decision.headline, "state": self._overall_state().value}
+        if command == "schedule.show":
+            return policy_to_dict(self.policy)
+        if command == "schedule.set":
+            document = args.get("schedule")
+            import json
+
+            try:
+                new = policy_from_json(json.dumps(document), source="schedule")
+            except PolicyFileError as exc:
+                raise ValueError(str(exc)) from None
+            decision = self.update_policy(lambda _old: new)
+            return {"headline": "Schedule saved. " + decision.headline}
+        if command == "schedule.preset":
+            name = str(args.get("name", "")).lower().replace("_", "-")
+            if name not in PRESETS:
+                raise ValueError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
+            decision = self.update_policy(lambda p: replace(p, grid=PRESETS[name].grid()))
+            return {"headline": f"Preset {name} applied. " + decision.headline}
+        raise ValueError(f"unknown command {command!r}")
+
+    # ------------------------------------------------------------------ state
+
+    def _overall_state(self) -> NodeState:
+        order = [
+            NodeState.ERROR,
+            NodeState.WORKING,
+            NodeState.PAUSING,
+            NodeState.OFFLINE,
+            NodeState.WAITING,
+            NodeState.PAUSED,
+            NodeState.UNAVAILABLE,
+            NodeState.STARTING,
+            NodeState.STOPPED,
+        ]
+        states = {s.state for s in self.slots.values()}
+        return next(state for state in order if state in states)
+
+    def _headline(self) -> str:
+        overall = self._overall_state()
+        slot = next(s for s in self.slots.values() if s.state is overall)
+        return slot.headline
+
+    def _set(self, slot: SlotStatus, state: NodeState, headline: str) -> None:
+        with self._lock:
+            if slot.state is state and slot.headline == headline:
+                return
+            previous = slot.state
+            slot.state = state
+            slot.headline = headline
+            data = slot.to_json()
+        log.info("slot %s: %s -> %s (%s)", slot.key, previous.value, state.value, headline)
+        self.bus.publish(STATE_TOPIC, previous=previous.value, overall=self._overall_state().value, **data)
+        self._persist()
+
+    def _persist(self) -> None:
+        import json
+
+        with self._lock:
+            snapshot = {key: s.to_json() for key, s in self.slots.items()}
+        self.store.set_kv("node.slots", json.dumps(snapshot))
+
+    def _slot_available(self, key: str) -> tuple[bool, pol.Decision | None]:
+        decision = self.driver.decision
+        if decision is None:
+            return False, None
+        if key == CPU_SLOT:
+            return decision.available, decision
+        return decision.gpu_available(key), decision
+
+    def _slot_reasons(self, key: str, decision: pol.Decision) -> list[pol.Reason]:
+        return [r for r in decision.reasons if r.blocking and (r.gpu is None or r.gpu == key)]
+
+    def _unavailable_state(self, reasons: list[pol.Reason]) -> NodeState:
+        return NodeState.PAUSED if any(r.kind in PREEMPT_KINDS for r in reasons) else NodeState.UNAVAILABLE
+
+    # ------------------------------------------------------------------ decisions
+
+    def _on_decision(self, decision: pol.Decision) -> None:
+        with self._lock:
+            for key, slot in self.slots.items():
+                available, _ = self._slot_available(key)
+                running = self._running.get(key)
+                if running is None:
+                    continue
+                if available:
+                    running.blocked_since = None
+                    if slot.frozen and self.runner.thaw(running.lease.job_id):
+                        slot.frozen = False
+                        self._set(slot, NodeState.WORKING, self._working_headline(slot))
+                    continue
+                reasons = self._slot_reasons(key, decision)
+                if running.blocked_since is None:
+                    running.blocked_since = time.monotonic()
+                if any(r.kind in PREEMPT_KINDS for r in reasons) and not slot.frozen:
+                    self._set(slot, NodeState.PAUSING, "Pausing — " + reasons[0].text)
+                    if self.runner.freeze(running.lease.job_id):
+                        slot.frozen = True
+                    self._set(slot, NodeState.PAUSED, reasons[0].text + " (job frozen)")
+            self._wake.notify_all()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(self.config.supervisor_seconds):
+            try:
+                self._enforce_deadlines()
+                self._sync_with_grid()
+            except Exception:
+                log.exception("node supervisor step failed")
+
+    def _enforce_deadlines(self) -> None:
+        decision = self.driver.decision
+        if decision is None:
+            return
+        with self._lock:
+            for key, running in self._running.items():
+                if running.blocked_since is None or running.preempting:
+                    continue
+                reasons = self._slot_reasons(key, decision)
+                preempt = any(r.kind in PREEMPT_KINDS for r in reasons)
+                limit = self.config.preempt_after_seconds if preempt else self.config.drain_seconds
+                if time.monotonic() - running.blocked_since >= limit:
+                    running.preempting = True
+                    running.stop_reason = reasons[0].text if reasons else "no longer available"
+                    self._set(self.slots[key], NodeState.PAUSING, "Stopping job — " + running.stop_reason)
+                    threading.Thread(
+                        target=self.runner.stop, args=(running.lease.job_id,), name="node-stop", daemon=True
+                    ).start()
+
+    def _sync_with_grid(self) -> None:
+        if self.grid.online is False or time.monotonic() - self._last_credits_sync < self.config.credits_sync_seconds:
+            return
+        self._last_credits_sync = time.monotonic()
+        try:
+            if self.grid.outbox_size():
+                self.grid.flush_outbox()
+            self.sync_credits()
+        except (GridUnavailable, GridRejected) as exc:
+            log.info("grid sync postponed: %s", exc)
+
+    def sync_credits(self) -> None:
+        """The grid's credits are the truth for amounts and payouts: bring the ledger in line."""
+        credits = self.grid.credits()
+        for entry in credits.get("entries", []):
+            job_id, attempt = entry["job_id"], int(entry["attempt"])
+            self.ledger.start(job_id, attempt, None, int(entry["price_per_second"]), float(entry["credited_at"]))
+            self.ledger.credit(job_id, attempt, int(entry["seconds_billed"]), int(entry["amount"]))
+            if entry.get("payout_signature"):
+                before = self.ledger.get(job_id, attempt)
+                self.ledger.mark_paid(job_id, attempt, entry["payout_signature"])
+                if before is not None and before.status == "credited":
+                    self.bus.publish(
+                        "node.payout", job_id=job_id, amount=int(entry["amount"]), signature=entry["payout_signature"]
+                    )
+
+    # ------------------------------------------------------------------ recovery
+
+    def _recover(self) -> None:
+        """After a crash or restart: collect what the runner left, deliver it, close stale ledger rows."""
+        try:
+            collected = {(r.job_id, r.attempt): r for r in self.runner.reconcile()}
+        except Exception as exc:  # the engine may be down: the node still starts and says so
+            log.warning("could not reconcile job containers: %s", exc)
+            collected = {}
+        in_outbox = {(r["job_id"], int(r["attempt"])) for r in self.store.query("SELECT job_id, attempt FROM outbox")}
+        for row in self.ledger.running():
+            key = (row.job_id, row.attempt)
+            if key in in_outbox:
+                continue  # the result exists and will be delivered by the outbox
+            result = collected.get(key)
+            if result is not None and result.status == "succeeded":
+                self._deliver(row.job_id, row.attempt, result)
+            else:
+                reason = "hostapp stopped while the job ran; the grid re-offers it"
+                self.ledger.fail(row.job_id, row.attempt, reason)
+        try:
+            self.grid.flush_outbox()
+            self.sync_credits()
+        except (GridUnavailable, GridRejected) as exc:
+            log.info("grid not reachable at start: %s", exc)
+
+    # ------------------------------------------------------------------ slot workers
+
+    def _slot_loop(self, key: str) -> None:
+        slot = self.slots[key]
+        while not self._stopping.is_set():
+            try:
+                self._slot_step(key, slot)
+            except Exception as exc:
+                log.exception("slot %s failed", key)
+                self._set(slot, NodeState.ERROR, f"Error — {exc}")
+                self._stopping.wait(self.config.offline_retry_seconds)
+
+    def _slot_step(self, key: str, slot: SlotStatus) -> None:
+        available, decision = self._slot_available(key)
+        if not available:
+            reasons = self._slot_reasons(key, decision) if decision else []
+            text = reasons[0].text if reasons else "Starting"
+            self._set(slot, self._unavailable_state(reasons), text)
+            with self._lock:
+                self._wake.wait(timeout=1.0)
+            return
+        if not self._registered and not self._register(slot):
+            return
+        try:
+            lease = self.grid.lease(
+                wait_seconds=self.config.lease_wait_seconds,
+                free_gpus=[] if key == CPU_SLOT else [key],
+                accept_cpu_jobs=True,
+            )
+        except GridUnavailable as exc:
+            self._offline(slot, exc)
+            return
+        except GridRejected as exc:
+            self._set(slot, NodeState.ERROR, f"Error — grid refused this node: {exc.message}")
+            self._stopping.wait(self.config.offline_retry_seconds * 4)
+            return
+        if self._grid_problem is not None:
+            self._grid_problem = None
+        if lease is None:
+            self._set(slot, NodeState.WAITING, "Waiting for work")
+            return
+        if not self._slot_available(key)[0] or self._stopping.is_set():
+            self._safe_release(lease, "node became unavailable while leasing")
+            return
+        self._work(key, slot, lease)
+
+    def _register(self, slot: SlotStatus) -> bool:
+        try:
+            self.grid.register(
+                gpus=self.config.gpu_details,
+                driver_version=self.config.driver_version,
+                cuda_version=self.config.cuda_version,
+                app_version=self.config.app_version,
+                payout_address=self.config.payout_address,
+            )
+        except GridUnavailable as exc:
+            self._offline(slot, exc)
+            return False
+        except GridRejected as exc:
+            self._set(slot, NodeState.ERROR, f"Error — grid refused registration: {exc.message}")
+            self._stopping.wait(self.config.offline_retry_seconds * 4)
+            return False
+        self._registered = True
+        return True
+
+    def _offline(self, slot: SlotStatus, exc: Exception) -> None:
+        self._grid_problem = str(exc)
+        self._set(slot, NodeState.OFFLINE, "Offline — grid unreachable")
+        self._stopping.wait(self.config.offline_retry_seconds)
+
+    def _work(self, key: str, slot: SlotStatus, lease: Lease) -> None:
+        try:
+            job = lease.grid_job()
+        except JobDefinitionError as exc:
+            self._submit(lease.job_id, lease.attempt, {"status": "failed", "run_seconds": 0, "reason": str(exc)[:1000]})
+            return
+        gpu = None if key == CPU_SLOT else key
+        running = _Running(lease)
+        with self._lock:
+            self._running[key] = running
+            slot.job_id, slot.attempt = job.job_id, job.attempt
+            slot.job_started_at, slot.timeout_seconds = time.time(), job.timeout_seconds
+            slot.price_per_second, slot.frozen = job.price_per_second, False
+        self.ledger.start(job.job_id, job.attempt, gpu, job.price_per_second)
+        self._set(slot, NodeState.WORKING, self._working_headline(slot))
+        self.bus.publish("node.job_started", job_id=job.job_id, attempt=job.attempt, gpu=gpu)
+        beat = threading.Thread(target=self._heartbeats, args=(running,), name="node-heartbeat", daemon=True)
+        beat.start()
+        try:
+            result = self.runner.run(job, gpu_uuid=gpu)
+        finally:
+            running.heartbeat_stop.set()
+            beat.join(timeout=5)
+            with self._lock:
+                self._running.pop(key, None)
+                slot.job_id = slot.attempt = slot.job_started_at = slot.timeout_seconds = None
+                slot.price_per_second, slot.frozen = None, False
+        self.bus.publish("node.job_finished", job_id=job.job_id, attempt=job.attempt, status=result.status)
+        if running.lost:
+            self.ledger.fail(job.job_id, job.attempt, "the grid gave the job to another node (lease lost)")
+        elif running.preempting:
+            self.ledger.fail(job.job_id, job.attempt, f"stopped: {running.stop_reason}")
+            self._safe_release(lease, running.stop_reason or "preempted")
+        else:
+            self._deliver(job.job_id, job.attempt, result)
+
+    def _working_headline(self, slot: SlotStatus) -> str:
+        left = ""
+        if slot.job_started_at is not None and slot.timeout_seconds is not None:
+            minutes = max(0, int(slot.job_started_at + slot.timeout_seconds - time.time()) // 60)
+            left = f", up to {minutes} min left"
+        return f"Working — job {slot.job_id}{left}"
+
+    def _heartbeats(self, running: _Running) -> None:
+        lease = running.lease
+        while not running.heartbeat_stop.wait(max(1.0, float(lease.heartbeat_seconds))):
+            try:
+                self.grid.heartbeat(lease, state="frozen" if running.blocked_since else "running")
+            except LeaseLost:
+                running.lost = True
+                self.runner.stop(lease.job_id)
+                return
+            except (GridUnavailable, GridRejected) as exc:
+                log.info("heartbeat for %s failed: %s", lease.job_id, exc)
+
+    def _deliver(self, job_id: str, attempt: int, result: JobResult) -> None:
+        payload = result_payload(result)
+        accepted = self._submit(job_id, attempt, payload)
+        if accepted is None:
+            return  # in the outbox: the ledger row stays 'running' until the grid credits it
+        amount = int(accepted.get("amount", 0))
+        if result.status == "succeeded":
+            self.ledger.credit(job_id, attempt, int(accepted.get("seconds_billed", 0)), amount)
+        else:
+            self.ledger.fail(job_id, attempt, result.reason or result.status)
+
+    def _submit(self, job_id: str, attempt: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            outcome = self.grid.submit_result(job_id, attempt, payload)
+        except GridRejected as exc:
+            self.ledger.fail(job_id, attempt, f"grid refused the result: {exc.message}")
+            return None
+        return outcome.accepted if outcome.delivered else None
+
+    def _safe_release(self, lease: Lease, reason: str) -> None:
+        try:
+            self.grid.release(lease, reason)
+        except (GridUnavailable, GridRejected) as exc:
+            log.info("release of %s failed (%s); the lease expires on its own", lease.job_id, exc)
+
+
+def result_payload(result: JobResult, max_log_chars: int = 60_000) -> dict[str, Any]:
+    """The grid's JobResult body from the runner's result: bounded, JSON-able, integer seconds."""
+    logs = "\n".join(f"[{op.op_id}]\n{op.log_tail}" for op in result.ops if op.log_tail)
+    results: dict[str, Any] = {}
+    for op in result.ops:
+        for name, value in (op.results or {}).items():
+            results[f"{op.op_id}.{name}" if len(result.ops) > 1 else name] = value
+    return {
+        "status": result.status if result.status in ("succeeded", "failed", "stopped") else "failed",
+        "run_seconds": max(0, int(result.duration_seconds)),
+        "exit_codes": {op.op_id: op.exit_code for op in result.ops},
+        "results": results,
+        "logs": logs[-max_log_chars:],
+        "output_files": [f for op in result.ops for f in op.output_files][:1000],
+        "reason": result.reason[:1000] if result.reason else None,
+    }

@@ -1,0 +1,243 @@
+"""The node against the real local grid over HTTP, the real runner and the real Docker engine."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from solders.keypair import Keypair
+
+from hostapp.config.paths import AppPaths
+from hostapp.config.settings import JobLimits
+from hostapp.events import Event, EventBus
+from hostapp.grid.client import GridClient
+from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.jobs.runner import JobRunner
+from hostapp.node import Node, NodeConfig, NodeState
+from hostapp.node_inputs import InputAssembler
+from hostapp.schedule import policy as pol
+from hostapp.schedule.grid import Cell, WeeklyGrid
+from hostapp.schedule.policy_file import save_policy
+from hostapp.store import Store
+from hostapp.wallet.keystore import KeypairKeystore
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+GPU = "GPU-00000000-test-0000-0000-000000000000"
+
+
+def job(seconds: float, text: str = "work") -> dict[str, Any]:
+    return {
+        "version": "0.1",
+        "type": "container",
+        "ops": [
+            {
+                "type": "container/run",
+                "id": "run",
+                "args": {
+                    "image": "hostapp-test/busybox:latest",
+                    "cmd": ["sh", "-c", f"echo start {text}; sleep {seconds}; echo done {text}"],
+                },
+            }
+        ],
+    }
+
+
+class Foreign:
+    """What the GPU watcher would report: processes per GPU, settable by the test."""
+
+    def __init__(self) -> None:
+        self.now: dict[str, list[tuple[int, str]]] = {}
+
+    def foreign_processes(self, uuid_: str) -> list[tuple[int, str]]:
+        return list(self.now.get(uuid_, []))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def grid(tmp_path: Path) -> Iterator[LocalGrid]:
+    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=8, heartbeat_seconds=1))
+    local.start()
+    yield local
+    local.stop()
+
+
+def submit(grid: LocalGrid, definition: dict[str, Any], price: int = 1_000, timeout: int = 120) -> str:
+    response = httpx.post(
+        grid.url + "/v1/jobs",
+        json={"definition": definition, "price_per_second": price, "timeout_seconds": timeout},
+    )
+    response.raise_for_status()
+    return str(response.json()["job_id"])
+
+
+def job_status(grid: LocalGrid, job_id: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{grid.url}/v1/jobs/{job_id}").json())
+
+
+class Harness:
+    def __init__(
+        self, tmp_path: Path, grid: LocalGrid, docker_client: Any, policy: pol.AvailabilityPolicy, **config: Any
+    ) -> None:
+        root = tmp_path / "home"
+        self.paths = AppPaths(root / "c", root / "d", root / "ca", root / "l", root / "r").ensure()
+        self.store = Store(self.paths.database)
+        self.bus = EventBus()
+        self.events: list[Event] = []
+        self.bus.subscribe("*", self.events.append)
+        self.foreign = Foreign()
+        self.policy_path = self.paths.config / "schedule.json"
+        save_policy(self.policy_path, policy)
+        self.client = GridClient(
+            grid.url,
+            KeypairKeystore(Keypair()),
+            store=self.store,
+            bus=self.bus,
+            timeout=5,
+            retries=1,
+            backoff_base=0.05,
+        )
+        self.runner = JobRunner(
+            docker_client,
+            JobLimits(stop_grace_seconds=1),
+            self.paths,
+            self.bus,
+            self.store,
+            "test-" + uuid.uuid4().hex[:8],
+        )
+        self.node = Node(
+            bus=self.bus,
+            store=self.store,
+            grid=self.client,
+            runner=self.runner,
+            policy_path=self.policy_path,
+            inputs=InputAssembler([GPU], None, foreign=self.foreign, battery=lambda: None),
+            gpus=[GPU],
+            config=NodeConfig(lease_wait_seconds=1, supervisor_seconds=0.05, credits_sync_seconds=0.5, **config),
+            driver_tick_seconds=1,
+        )
+
+    def slot(self) -> Any:
+        return self.node.slots[GPU]
+
+    def container(self, docker_client: Any, job_id: str) -> Any:
+        found = docker_client.containers.list(all=True, filters={"label": f"hostapp.job_id={job_id}"})
+        return found[0] if found else None
+
+    def close(self) -> None:
+        self.node.stop(timeout=20)
+        self.client.close()
+        self.store.close()
+
+
+def game_policy() -> pol.AvailabilityPolicy:
+    return pol.AvailabilityPolicy(rules=pol.Rules(foreign_process_grace_seconds=0))
+
+
+def test_game_freezes_the_job_and_it_thaws_then_finishes(
+    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
+) -> None:
+    h = Harness(tmp_path, grid, docker_client, game_policy(), preempt_after_seconds=60)
+    h.node.start()
+    try:
+        job_id = submit(grid, job(4, "freeze"))
+        wait_for(lambda: h.slot().state is NodeState.WORKING and h.container(docker_client, job_id), what="working")
+        container = wait_for(lambda: h.container(docker_client, job_id), what="container")
+        wait_for(lambda: (container.reload(), container.status == "running")[1], what="running container")
+
+        h.foreign.now[GPU] = [(4242, "eldenring.exe")]
+        h.bus.publish("gpu.foreign_use_started", gpu_uuid=GPU, processes=["eldenring.exe"])
+        wait_for(lambda: (container.reload(), container.attrs["State"]["Paused"])[1], timeout=5, what="frozen")
+        assert h.slot().state is NodeState.PAUSED
+        assert "eldenring.exe" in h.node.status()["headline"]
+
+        h.foreign.now.clear()
+        h.bus.publish("gpu.foreign_use_stopped", gpu_uuid=GPU, processes=["eldenring.exe"])
+        wait_for(lambda: (container.reload(), not container.attrs["State"]["Paused"])[1], timeout=5, what="thawed")
+        wait_for(lambda: job_status(grid, job_id)["state"] == "succeeded", timeout=30, what="job succeeded")
+        row = wait_for(lambda: h.node.ledger.get(job_id, 1), what="ledger row")
+        wait_for(lambda: (row := h.node.ledger.get(job_id, 1)) and row.status == "credited", what="credited")
+        row = h.node.ledger.get(job_id, 1)
+        assert row is not None and row.amount == row.seconds_billed * 1_000 and row.seconds_billed >= 4
+        states = [e.data["state"] for e in h.events if e.topic == "node.state"]
+        assert {"working", "pausing", "paused"} <= set(states)
+    finally:
+        h.close()
+
+
+def test_a_long_game_stops_the_job_and_the_grid_reoffers_it(
+    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
+) -> None:
+    h = Harness(tmp_path, grid, docker_client, game_policy(), preempt_after_seconds=1)
+    h.node.start()
+    try:
+        job_id = submit(grid, job(3, "preempt"))
+        wait_for(lambda: h.slot().state is NodeState.WORKING, what="working")
+        h.foreign.now[GPU] = [(4242, "game.exe")]
+        h.bus.publish("gpu.foreign_use_started", gpu_uuid=GPU, processes=["game.exe"])
+        row = wait_for(
+            lambda: (r := h.node.ledger.get(job_id, 1)) and r.status == "failed" and r,
+            timeout=20,
+            what="attempt 1 stopped",
+        )
+        assert "game.exe" in (row.reason or "")
+        wait_for(lambda: job_status(grid, job_id)["state"] == "queued", timeout=10, what="job re-offered")
+        h.foreign.now.clear()
+        h.bus.publish("gpu.foreign_use_stopped", gpu_uuid=GPU, processes=["game.exe"])
+        wait_for(lambda: job_status(grid, job_id)["state"] == "succeeded", timeout=40, what="attempt 2 succeeded")
+        wait_for(lambda: (r := h.node.ledger.get(job_id, 2)) and r.status == "credited", what="attempt 2 credited")
+        assert h.node.ledger.total() == h.node.ledger.get(job_id, 2).amount  # type: ignore[union-attr]
+    finally:
+        h.close()
+
+
+def test_schedule_edge_drains_a_job_that_fits(
+    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
+) -> None:
+    h = Harness(tmp_path, grid, docker_client, pol.AvailabilityPolicy(), drain_seconds=60)
+    h.node.start()
+    try:
+        job_id = submit(grid, job(3, "drain"))
+        wait_for(lambda: h.slot().state is NodeState.WORKING, what="working")
+        h.node.update_policy(lambda p: replace(p, grid=WeeklyGrid.filled(Cell.OFF)))
+        assert h.node.driver.decision is not None and not h.node.driver.decision.available
+        wait_for(
+            lambda: (r := h.node.ledger.get(job_id, 1)) and r.status == "credited",
+            timeout=30,
+            what="drained job credited",
+        )
+        wait_for(lambda: h.slot().state is NodeState.UNAVAILABLE, what="unavailable after the edge")
+        assert "outside" in h.slot().headline.lower()
+    finally:
+        h.close()
+
+
+def test_schedule_edge_stops_a_job_that_outlasts_the_drain(
+    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
+) -> None:
+    h = Harness(tmp_path, grid, docker_client, pol.AvailabilityPolicy(), drain_seconds=1)
+    h.node.start()
+    try:
+        job_id = submit(grid, job(60, "too-long"))
+        wait_for(lambda: h.slot().state is NodeState.WORKING, what="working")
+        h.node.update_policy(lambda p: replace(p, grid=WeeklyGrid.filled(Cell.OFF)))
+        wait_for(lambda: (r := h.node.ledger.get(job_id, 1)) and r.status == "failed", timeout=20, what="stopped")
+        wait_for(lambda: job_status(grid, job_id)["state"] == "queued", timeout=10, what="re-offered")
+        assert h.container(docker_client, job_id) is None or h.container(docker_client, job_id).status != "running"
+    finally:
+        h.close()
