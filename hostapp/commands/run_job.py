@@ -52,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
     return _run(definition, path, args)
 
 
-def _machine_caps(client: Any) -> Any:
+def _machine_caps(client: Any, definition: Any) -> Any:
     from hostapp.engine import gpu_runtime
-    from hostapp.jobs.definition import MachineCaps
+    from hostapp.jobs.definition import MachineCaps, needs_gpu
 
+    if not needs_gpu(definition):  # `docker info` is one of the engine's slower calls: skip it when moot
+        return MachineCaps()
     ok, detail = gpu_runtime(client.info())
     return MachineCaps(nvidia_runtime=ok, runtime_detail=detail)
 
@@ -73,7 +75,7 @@ def _dry_run(definition: Any, args: argparse.Namespace) -> int:
     from hostapp.jobs.definition import RunOp, effective_command, execution_order, unsupported
 
     client, problem = _connect()
-    lines = [f"unsupported: job: {problem}"] if client is None else unsupported(definition, _machine_caps(client))
+    lines = [f"unsupported: job: {problem}"] if client is None else unsupported(definition, _machine_caps(client, definition))
     if args.gpu is None and client is not None:
         lines += [
             f"unsupported: op {op.id}: args.gpu: cannot run GPU job: no --gpu UUID given"
@@ -117,7 +119,7 @@ def _run(definition: Any, path: Path, args: argparse.Namespace) -> int:
     client, problem = _connect()
     if client is None:
         raise CliError(str(problem), EXIT_FAILED)
-    lines = unsupported(definition, _machine_caps(client))
+    lines = unsupported(definition, _machine_caps(client, definition))
     if lines:
         for line in lines:
             print(line, file=sys.stderr)
