@@ -75,7 +75,10 @@ def _dry_run(definition: Any, args: argparse.Namespace) -> int:
     from hostapp.jobs.definition import RunOp, effective_command, execution_order, unsupported
 
     client, problem = _connect()
-    lines = [f"unsupported: job: {problem}"] if client is None else unsupported(definition, _machine_caps(client, definition))
+    if client is None:
+        lines = [f"unsupported: job: {problem}"]
+    else:
+        lines = unsupported(definition, _machine_caps(client, definition))
     if args.gpu is None and client is not None:
         lines += [
             f"unsupported: op {op.id}: args.gpu: cannot run GPU job: no --gpu UUID given"
