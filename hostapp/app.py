@@ -131,10 +131,12 @@ class Services:
         from hostapp.gpu.probe import open_probe
         from hostapp.gpu.processes import ForeignUseWatcher, JobContainers, ProcessClassifier
         from hostapp.gpu.telemetry import TelemetrySampler
+        from hostapp.schedule.policy_file import load_policy_or_default, policy_path
 
         gpus = self.settings.gpus
+        rules = load_policy_or_default(policy_path(self.paths)).rules  # allow/deny lists are schedule rules
         probe = open_probe()
-        classifier = ProcessClassifier(probe, JobContainers(), gpus.process_allow_list, gpus.process_deny_list)
+        classifier = ProcessClassifier(probe, JobContainers(), rules.process_allow_list, rules.process_deny_list)
         watcher = ForeignUseWatcher(self.bus)
         sampler = TelemetrySampler(
             probe, self.bus, gpus.telemetry_interval_seconds, classifier=classifier, watcher=watcher

@@ -38,7 +38,13 @@ from hostapp.schedule import policy as pol
 from hostapp.schedule.clock import system_now
 from hostapp.schedule.driver import ScheduleDriver
 from hostapp.schedule.grid import Preset
-from hostapp.schedule.policy_file import PolicyFileError, load_policy, policy_from_json, policy_to_dict, save_policy
+from hostapp.schedule.policy_file import (
+    PolicyFileError,
+    load_policy_or_default,
+    policy_from_json,
+    policy_to_dict,
+    save_policy,
+)
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -206,11 +212,7 @@ class Node:
             return self._policy
 
     def _load_policy(self) -> pol.AvailabilityPolicy:
-        try:
-            return load_policy(self.policy_path)
-        except PolicyFileError as exc:
-            log.warning("%s; using the default schedule", exc)
-            return pol.AvailabilityPolicy()
+        return load_policy_or_default(self.policy_path)
 
     def update_policy(self, change: Callable[[pol.AvailabilityPolicy], pol.AvailabilityPolicy]) -> pol.Decision:
         with self._policy_lock:

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from hostapp.gpu.probe import open_probe
     from hostapp.gpu.processes import JobContainers, ProcessClassifier
     from hostapp.gpu.report import check_engine, collect, render_table
+    from hostapp.schedule.policy_file import load_policy_or_default, policy_path
 
     if args.count is not None and args.count < 1:
         raise CliError("--count must be at least 1", 2)
@@ -46,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
         why = detection.failure
         if why is not None and why.kind is FailureKind.FAKE_PROFILE_INVALID:
             raise CliError(f"{why.message}: {why.hint}", 2)
-        gpus = context.settings.gpus
+        rules = load_policy_or_default(policy_path(context.paths)).rules
         classifier = (
-            ProcessClassifier(probe, JobContainers(), gpus.process_allow_list, gpus.process_deny_list)
+            ProcessClassifier(probe, JobContainers(), rules.process_allow_list, rules.process_deny_list)
             if detection.available
             else None
         )

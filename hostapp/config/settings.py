@@ -62,10 +62,7 @@ class NotificationSettings(_Section):
 class GpuSettings(_Section):
     enabled_uuids: list[str] | None = None  # None: every detected GPU
     telemetry_interval_seconds: float = Field(default=1.0, ge=0.1, le=60)
-    process_allow_list: list[str] = Field(
-        default_factory=lambda: ["Xorg", "gnome-shell", "kwin_x11", "kwin_wayland", "dwm.exe"]
-    )
-    process_deny_list: list[str] = Field(default_factory=list)
+    # Which GPU processes pause work (allow/deny lists) is a schedule rule: config/schedule.json.
 
 
 class Settings(_Section):

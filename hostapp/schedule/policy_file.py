@@ -10,6 +10,7 @@ A bad file gives one line naming the file and the field; a missing file is the d
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -151,3 +152,12 @@ def _first_error(exc: ValidationError) -> str:
     message = error["msg"].removeprefix("Value error, ")
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{location}: {message}{more}" if location else f"{message}{more}"
+
+
+def load_policy_or_default(path: Path) -> AvailabilityPolicy:
+    """For long-running code: a broken schedule file is logged and the default policy used."""
+    try:
+        return load_policy(path)
+    except PolicyFileError as exc:
+        logging.getLogger(__name__).warning("%s; using the default schedule until it is fixed", exc)
+        return AvailabilityPolicy()
