@@ -108,9 +108,7 @@ def _answers(path: Path) -> bool:
 def call(path: Path, command: str, args: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
     """Send one command to the running app; raises ControlError with a one-line reason."""
     if not path.exists():
-        raise ControlError(
-            "hostapp is not running (no control socket): start it with `hostapp` or `hostapp node`"
-        )
+        raise ControlError("hostapp is not running (no control socket): start it with `hostapp` or `hostapp node`")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:

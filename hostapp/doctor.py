@@ -67,9 +67,7 @@ def check_docker() -> tuple[Check, dict[str, Any] | None]:
         info: dict[str, Any] = client.info()
         version = client.version()
     except EngineUnavailable as exc:
-        return Check(
-            "docker", Status.FAIL, str(exc).split(": start", 1)[0], hint=str(exc).split("): ", 1)[-1]
-        ), None
+        return Check("docker", Status.FAIL, str(exc).split(": start", 1)[0], hint=str(exc).split("): ", 1)[-1]), None
     details = {
         "version": version.get("Version"),
         "api_version": version.get("ApiVersion"),
@@ -101,8 +99,7 @@ def check_gpu() -> Check:
     return Check(
         "gpu",
         Status.OK if found.gpus else Status.WARN,
-        f"{len(found.gpus)} NVIDIA GPU(s): {names}; driver {found.driver_version}, "
-        f"CUDA {found.cuda_driver_version}",
+        f"{len(found.gpus)} NVIDIA GPU(s): {names}; driver {found.driver_version}, CUDA {found.cuda_driver_version}",
         details=found.to_json(),
     )
 
@@ -147,13 +144,10 @@ def check_keyring() -> Check:
             "keyring",
             Status.WARN,
             f"no secure OS keyring (backend {name})",
-            hint="install/unlock GNOME Keyring or KWallet; otherwise hostapp uses a "
-            "passphrase-encrypted file",
+            hint="install/unlock GNOME Keyring or KWallet; otherwise hostapp uses a passphrase-encrypted file",
             details={"backend": name, "secure": False},
         )
-    return Check(
-        "keyring", Status.OK, f"secure OS keyring: {name}", details={"backend": name, "secure": True}
-    )
+    return Check("keyring", Status.OK, f"secure OS keyring: {name}", details={"backend": name, "secure": True})
 
 
 def check_disk(paths: AppPaths, docker_info: dict[str, Any] | None) -> Check:
@@ -177,9 +171,7 @@ def check_disk(paths: AppPaths, docker_info: dict[str, Any] | None) -> Check:
 
 def check_grid(settings: Settings) -> Check:
     if settings.grid.url is None:
-        return Check(
-            "grid", Status.OK, "embedded local grid (no remote grid configured)", details={"url": None}
-        )
+        return Check("grid", Status.OK, "embedded local grid (no remote grid configured)", details={"url": None})
     import httpx
 
     url = settings.grid.url.rstrip("/") + "/v1/health"
@@ -197,9 +189,7 @@ def check_grid(settings: Settings) -> Check:
     return Check("grid", Status.OK, f"grid {settings.grid.url} reachable", details={"url": url})
 
 
-def run_checks(
-    paths: AppPaths, settings: Settings, only: Callable[[str], bool] = lambda _id: True
-) -> DoctorReport:
+def run_checks(paths: AppPaths, settings: Settings, only: Callable[[str], bool] = lambda _id: True) -> DoctorReport:
     docker_check, info = check_docker()
     gpu = check_gpu()
     checks = [

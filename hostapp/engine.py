@@ -45,8 +45,7 @@ def gpu_runtime(info: dict[str, Any]) -> tuple[bool, str]:
 
 
 GPU_RUNTIME_HINT = (
-    "install nvidia-container-toolkit, then `sudo nvidia-ctk runtime configure --runtime=docker` "
-    "and restart the engine"
+    "install nvidia-container-toolkit, then `sudo nvidia-ctk runtime configure --runtime=docker` and restart the engine"
 )
 
 

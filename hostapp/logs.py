@@ -16,9 +16,7 @@ _PATTERNS = (
     re.compile(r"\b[1-9A-HJ-NP-Za-km-z]{85,90}\b"),
     re.compile(r"\[\s*(?:\d{1,3}\s*,\s*){63}\d{1,3}\s*\]"),
     re.compile(r"\b[0-9a-fA-F]{128}\b"),
-    re.compile(
-        r"(?i)(\"?(?:password|passphrase|secret|token|auth|mnemonic|seed)\"?\s*[:=]\s*)(\"[^\"]*\"|\S+)"
-    ),
+    re.compile(r"(?i)(\"?(?:password|passphrase|secret|token|auth|mnemonic|seed)\"?\s*[:=]\s*)(\"[^\"]*\"|\S+)"),
     re.compile(r"(?i)(authorization:\s*)(\S+(?:\s+\S+)?)"),
 )
 

@@ -17,9 +17,7 @@ def add_parser(sub: Any) -> None:
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=run_status)
 
-    pause = sub.add_parser(
-        "pause", help="stop taking jobs: --for 2h, --until 21:30, or indefinitely"
-    )
+    pause = sub.add_parser("pause", help="stop taking jobs: --for 2h, --until 21:30, or indefinitely")
     group = pause.add_mutually_exclusive_group()
     group.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 30m, 2h, 1h30m, 1d")
     group.add_argument("--until", metavar="HH:MM", help="local time; the next time it is HH:MM")

@@ -98,9 +98,7 @@ class Store:
         try:
             migrate(self._conn, path)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"database {path} is not usable ({exc}): move it aside or restore a backup"
-            ) from exc
+            raise StoreError(f"database {path} is not usable ({exc}): move it aside or restore a backup") from exc
         self._lock = threading.RLock()
 
     @property
