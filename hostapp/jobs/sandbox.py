@@ -28,6 +28,17 @@ DEFAULT_WORK_MOUNT = "/work"
 BRIDGE_PREFIX = "hostapp"
 
 
+# Installed once by the installer (root), they cover every job bridge by its interface prefix:
+# no packets from a job to the host itself, nor to private/LAN/link-local ranges; the internet stays open.
+FIREWALL_RULES: tuple[tuple[str, ...], ...] = (
+    ("INPUT", "-i", f"{BRIDGE_PREFIX}+", "-j", "DROP"),
+    *(
+        ("DOCKER-USER", "-i", f"{BRIDGE_PREFIX}+", "-d", cidr, "-j", "DROP")
+        for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")
+    ),
+)
+
+
 def resource_name(job_id: str, attempt: int, suffix: str) -> str:
     """Docker object names for a job attempt; job ids are plain ASCII ids (definition.ID_PATTERN)."""
     return f"hostapp-{job_id}-{attempt}-{suffix}"
