@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.icons import icon
-from hostapp.gui.main_window import MainWindow
 from hostapp.gui.single_instance import SingleInstance
 from hostapp.gui.tray import TrayController
 from hostapp.gui.wiring import GuiServices
+
+if TYPE_CHECKING:
+    from hostapp.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +30,25 @@ class TrayApp:
 
     services: GuiServices
     bridge: EventBridge
-    window: MainWindow
     tray: TrayController
+    _window: MainWindow | None = field(default=None, repr=False)
+
+    @property
+    def window(self) -> MainWindow:
+        """Built on first use: the tray icon appears before the pages (and their imports) exist."""
+        if self._window is None:
+            from hostapp.gui.main_window import MainWindow
+
+            self._window = MainWindow(self.services, self.bridge)
+        return self._window
 
     def open_dashboard(self) -> None:
         self.window.show_page("Dashboard")
         self.window.bring_to_front()
 
     def quit(self) -> None:
-        self.window.keep_in_tray = False
+        if self._window is not None:
+            self._window.keep_in_tray = False
         self.tray.tray.hide()
         self.bridge.close()
         app = QApplication.instance()
@@ -44,7 +58,6 @@ class TrayApp:
 
 def build_tray_app(services: GuiServices) -> TrayApp:
     bridge = EventBridge(services.bus)
-    window = MainWindow(services, bridge)
     holder: dict[str, TrayApp] = {}
     tray = TrayController(
         services.node,
@@ -52,7 +65,7 @@ def build_tray_app(services: GuiServices) -> TrayApp:
         open_dashboard=lambda: holder["app"].open_dashboard(),
         quit_app=lambda: holder["app"].quit(),
     )
-    tray_app = TrayApp(services, bridge, window, tray)
+    tray_app = TrayApp(services, bridge, tray)
     holder["app"] = tray_app
     return tray_app
 
@@ -67,6 +80,21 @@ def ensure_application(argv: list[str] | None = None) -> QApplication:
     app.setWindowIcon(icon("hostapp"))
     app.setQuitOnLastWindowClosed(False)  # the tray keeps the app alive
     return app
+
+
+def start_node(services: GuiServices, tray_app: TrayApp) -> None:
+    """Starts the core node off the GUI thread; its problem (no wallet yet, Docker down) shows in the tray."""
+    from hostapp.gui.wiring import CoreNode
+    from hostapp.gui.workers import run_in_background
+
+    node = services.node
+    if not isinstance(node, CoreNode):
+        return
+
+    def show(_result: object) -> None:
+        tray_app.tray.apply_status(node.status())
+
+    run_in_background(node.start_blocking, show, lambda _exc: tray_app.tray.apply_status(node.status()))
 
 
 def run(show_window: bool = False) -> int:
@@ -85,12 +113,16 @@ def run(show_window: bool = False) -> int:
     tray_app = build_tray_app(services)
     instance.raise_requested.connect(tray_app.open_dashboard)
     tray_app.tray.show()
+    # The window (every page) is built right after the event loop starts, not before the icon.
+    QTimer.singleShot(0, lambda: tray_app.window)
+    start_node(services, tray_app)
     first_run = services.store.get_kv(FIRST_RUN_KEY) is None
     if first_run:
         from hostapp.gui.wizard import FirstRunWizard
 
         wizard = FirstRunWizard(services)
         wizard.finished.connect(lambda _code: services.store.set_kv(FIRST_RUN_KEY, "1"))
+        wizard.finished.connect(lambda _code: services.node.start())  # a wallet may exist now
         wizard.show()
     if show_window or not QSystemTrayIcon.isSystemTrayAvailable():
         if not QSystemTrayIcon.isSystemTrayAvailable():

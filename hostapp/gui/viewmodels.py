@@ -18,6 +18,11 @@ from hostapp.schedule.policy import Rules
 
 
 class NodeState(StrEnum):
+    """hostapp.node.NodeState's values, plus "snoozed" for the stand-in node."""
+
+    STARTING = "starting"
+    UNAVAILABLE = "unavailable"
+    PAUSING = "pausing"
     WORKING = "working"
     WAITING = "waiting"
     PAUSED = "paused"
@@ -28,6 +33,9 @@ class NodeState(StrEnum):
 
 
 STATE_LABELS: dict[NodeState, str] = {
+    NodeState.STARTING: "Starting",
+    NodeState.UNAVAILABLE: "Paused",
+    NodeState.PAUSING: "Pausing",
     NodeState.WORKING: "Working",
     NodeState.WAITING: "Waiting for work",
     NodeState.PAUSED: "Paused",
@@ -39,6 +47,9 @@ STATE_LABELS: dict[NodeState, str] = {
 
 # Which tray icon (resources/tray-<name>.svg) each state shows.
 STATE_ICONS: dict[NodeState, str] = {
+    NodeState.STARTING: "waiting",
+    NodeState.UNAVAILABLE: "paused",
+    NodeState.PAUSING: "paused",
     NodeState.WORKING: "working",
     NodeState.WAITING: "waiting",
     NodeState.PAUSED: "paused",
@@ -93,6 +104,7 @@ class NodeStatus:
     reason: str = ""
     next_change: float | None = None  # epoch seconds of the next planned change
     job: JobProgress | None = None
+    text: str | None = None  # the node's own one-line headline, when it sent one
 
     @property
     def label(self) -> str:
@@ -109,10 +121,26 @@ class NodeStatus:
 
     @classmethod
     def from_event(cls, data: Mapping[str, Any]) -> NodeStatus:
-        """A "node.state" event payload; unknown or missing fields degrade, never raise."""
-        job_data = data.get("job")
+        """A "node.state" payload (hostapp.node: overall/state/headline/job_* of one slot, or the
+        stand-in's state/reason/job); unknown or missing fields degrade, never raise."""
+        overall = data.get("overall") or data.get("state", "error")
+        state = _state(overall)
+        headline = data.get("headline")
+        # A slot's headline describes the whole node only when that slot sets the overall state.
+        text = str(headline) if headline and data.get("state", overall) == overall else None
+        reason = str(data.get("reason") or "")
+        if not reason and text and " — " in text:
+            reason = text.split(" — ", 1)[1]
         job = None
-        if isinstance(job_data, Mapping) and job_data.get("job_id"):
+        job_data = data.get("job")
+        if not isinstance(job_data, Mapping):
+            job_data = {
+                "job_id": data.get("job_id"),
+                "started_at": data.get("job_started_at"),
+                "timeout_seconds": data.get("timeout_seconds"),
+                "rate_per_second": data.get("price_per_second"),
+            }
+        if job_data.get("job_id"):
             timeout = job_data.get("timeout_seconds")
             rate = job_data.get("rate_per_second")
             job = JobProgress(
@@ -121,12 +149,7 @@ class NodeStatus:
                 int(timeout) if isinstance(timeout, int) else None,
                 int(rate) if isinstance(rate, int) else None,
             )
-        return cls(
-            _state(data.get("state", "error")),
-            str(data.get("reason") or ""),
-            _float(data.get("next_change")),
-            job,
-        )
+        return cls(state, reason, _float(data.get("next_change")), job, text)
 
 
 class PauseChoice(StrEnum):

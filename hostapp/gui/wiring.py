@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hostapp.config.paths import AppPaths
 from hostapp.config.settings import Settings
@@ -120,6 +120,67 @@ class ScheduleBackedNode:
             self._apply(policy_rules.snooze_indefinitely)
 
 
+class CoreNode:
+    """NodeControl over hostapp.node.Node once the app has started it; until then (no wallet yet,
+    Docker down) pause/resume go to the schedule file through `fallback`, which the node reads."""
+
+    def __init__(self, fallback: ScheduleBackedNode, start_node: Callable[[], Any]) -> None:
+        self._fallback = fallback
+        self._start_node = start_node
+        self.node: Any = None
+        self.problem: str | None = None
+
+    def start_blocking(self) -> None:
+        """Builds and starts the core node (Docker, grid, wallet key): call on a worker thread."""
+        try:
+            self.node = self._start_node()
+            self.problem = None
+        except Exception as exc:
+            self.problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("the node did not start: %s", self.problem)
+            raise
+
+    def status(self) -> NodeStatus:
+        if self.node is None:
+            if self.problem:
+                return NodeStatus(NodeState.STOPPED, self.problem)
+            return self._fallback.status()
+        raw = self.node.status()
+        working: dict[str, Any] = next((s for s in raw.get("slots", []) if s.get("state") == raw.get("state")), {})
+        return NodeStatus.from_event(
+            {
+                **working,
+                "overall": raw.get("state"),
+                "headline": raw.get("headline"),
+                "next_change": raw.get("next_change"),
+            }
+        )
+
+    def start(self) -> None:
+        if self.node is None:
+            from hostapp.gui.workers import run_in_background
+
+            run_in_background(self.start_blocking, lambda _n: None, lambda _e: None)
+
+    def resume(self) -> None:
+        if self.node is None:
+            self._fallback.resume()
+        else:
+            self.node.resume()
+
+    def pause(self, choice: PauseChoice) -> None:
+        if self.node is None:
+            self._fallback.pause(choice)
+            return
+        now = local_now()
+        if choice is PauseChoice.ONE_HOUR:
+            self.node.update_policy(lambda p: policy_rules.snooze_for(p, now, dt.timedelta(hours=1)))
+        elif choice is PauseChoice.UNTIL_TOMORROW:
+            self.node.update_policy(lambda p: policy_rules.snooze_until_tomorrow(p, now))
+        else:
+            self.node.update_policy(policy_rules.snooze_indefinitely)
+
+
 @dataclass
 class GuiServices:
     """Everything the pages talk to. Tests build one over a temporary HOSTAPP_HOME."""
@@ -144,7 +205,9 @@ def build_gui_services(services: Services) -> GuiServices:
     from hostapp.earnings import EarningsQueries
 
     schedule = PolicySchedule(services.paths, services.bus)
-    node: NodeControl = getattr(services, "node", None) or ScheduleBackedNode(schedule, services.bus)
+    # Never touch services.node here: building it needs the wallet key, Docker and the grid. The
+    # app starts it on a worker thread after the tray icon is up (hostapp/gui/app.py).
+    node = CoreNode(ScheduleBackedNode(schedule, services.bus), services.start_node)
     from hostapp.gui.wallet_adapter import KeyringWallet
 
     wallet: WalletService | None = getattr(services, "gui_wallet", None) or KeyringWallet(services.paths)

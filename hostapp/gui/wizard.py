@@ -191,7 +191,7 @@ class ScheduleStep(QWizardPage):
         self.group = QButtonGroup(self)
         self.buttons: dict[Preset, QRadioButton] = {}
         for preset in Preset:
-            button = QRadioButton(PRESET_LABELS[preset])
+            button = QRadioButton(PRESET_LABELS[preset].replace("&", "&&"))
             self.group.addButton(button)
             self.buttons[preset] = button
             layout.addWidget(button)

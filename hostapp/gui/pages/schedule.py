@@ -53,7 +53,7 @@ class SchedulePage(QWidget):
         brushes.addWidget(QLabel("Presets:"))
         self.preset_buttons: dict[Preset, QPushButton] = {}
         for preset in Preset:
-            preset_button = QPushButton(PRESET_LABELS[preset])
+            preset_button = QPushButton(PRESET_LABELS[preset].replace("&", "&&"))  # & marks a mnemonic
             preset_button.clicked.connect(lambda _c=False, p=preset: self.apply_preset(p))
             self.preset_buttons[preset] = preset_button
             brushes.addWidget(preset_button)
