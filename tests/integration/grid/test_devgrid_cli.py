@@ -15,12 +15,13 @@ from hostapp.cli import run
 
 from .conftest import HELLO
 
+SERVE = [sys.executable, "-m", "hostapp", "devgrid", "serve", "--port", "0", "--no-chain", "--no-demo"]
+
 
 @pytest.fixture
 def served(tmp_path: Path, hostapp_home: Path) -> Iterator[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "hostapp", "devgrid", "serve", "--port", "0", "--no-chain", "--no-demo"]
-        + ["--state-dir", str(tmp_path / "devgrid")],
+        [*SERVE, "--state-dir", str(tmp_path / "devgrid")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
