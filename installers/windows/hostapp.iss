@@ -8,6 +8,8 @@
 #endif
 #define AppName "HostApp"
 #define AppExe "hostapp.exe"
+; The windowed twin of hostapp.exe (no console window): Start menu, autostart, post-install launch.
+#define GuiExe "hostappw.exe"
 #define RepoRoot "..\.."
 
 [Setup]
@@ -26,7 +28,7 @@ ArchitecturesInstallIn64BitMode=x64compatible
 OutputDir={#RepoRoot}\dist
 OutputBaseFilename=hostapp-{#AppVersion}-setup
 SetupIconFile={#RepoRoot}\installers\windows\hostapp.ico
-UninstallDisplayIcon={app}\{#AppExe}
+UninstallDisplayIcon={app}\{#GuiExe}
 Compression=lzma2
 SolidCompression=yes
 WizardStyle=modern
@@ -41,18 +43,18 @@ Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{
 Source: "{#RepoRoot}\dist\hostapp\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 
 [Icons]
-Name: "{group}\{#AppName}"; Filename: "{app}\{#AppExe}"; Parameters: "gui"
+Name: "{group}\{#AppName}"; Filename: "{app}\{#GuiExe}"; Parameters: "gui"
 Name: "{group}\{#AppName} doctor (check this PC)"; Filename: "{cmd}"; Parameters: "/k ""{app}\{#AppExe}"" doctor"
 Name: "{group}\Uninstall {#AppName}"; Filename: "{uninstallexe}"
-Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Parameters: "gui"; Tasks: desktopicon
+Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#GuiExe}"; Parameters: "gui"; Tasks: desktopicon
 
 [Registry]
 ; The same value hostapp/autostart.py writes when the user ticks "Start at login" in the app,
 ; so the app's checkbox and this task agree. Removed on uninstall.
-Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "HostApp"; ValueData: """{app}\{#AppExe}"" gui"; Flags: uninsdeletevalue; Tasks: autostart
+Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "HostApp"; ValueData: """{app}\{#GuiExe}"" gui"; Flags: uninsdeletevalue; Tasks: autostart
 
 [Run]
-Filename: "{app}\{#AppExe}"; Parameters: "gui"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
+Filename: "{app}\{#GuiExe}"; Parameters: "gui"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
 
 [UninstallRun]
 ; Stop a running tray app or node cleanly so its job containers are stopped and reported.
