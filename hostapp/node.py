@@ -351,6 +351,14 @@ class Node:
                 available, _ = self._slot_available(key)
                 running = self._running.get(key)
                 if running is None:
+                    # An idle slot (maybe inside a long-poll) shows the new answer at once; its worker
+                    # gives back any lease that arrives meanwhile.
+                    if not available:
+                        reasons = self._slot_reasons(key, decision)
+                        text = reasons[0].text if reasons else "Unavailable"
+                        self._set(slot, self._unavailable_state(reasons), text)
+                    elif slot.state in (NodeState.PAUSED, NodeState.UNAVAILABLE, NodeState.STARTING):
+                        self._set(slot, NodeState.WAITING, "Waiting for work")
                     continue
                 if available:
                     running.blocked_since = None

@@ -1,0 +1,187 @@
+"""The embedded default end to end, and the headless node as a process a user or a script drives.
+
+Real parts: the local grid over HTTP, the LiteSVM chain behind JSON-RPC read with solana-py, the
+wallet in the real Secret Service, jobs in the real Docker engine, the control socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hostapp.app import build_services
+from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.ledger import Ledger
+from hostapp.node import NodeState
+from hostapp.store import Store
+
+pytestmark = [pytest.mark.docker, pytest.mark.keyring, pytest.mark.slow]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def hostapp(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "hostapp", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+        env=dict(os.environ),
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"hostapp {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def test_embedded_default_runs_demo_jobs_and_pays_the_wallet(hostapp_home: Path, local_images: None) -> None:
+    """A fresh install with no grid configured: jobs arrive, run in Docker, get paid into the wallet."""
+    hostapp("wallet", "create", "--yes-i-wrote-it-down", "--json")
+    services = build_services(setup_logs=False)
+    try:
+        node = services.start_node()
+        assert services.uses_local_grid and services.grid_url().startswith("http://127.0.0.1:")
+        ledger = Ledger(services.store)
+
+        def paid_rows() -> list[Any]:
+            rows = services.store.query("SELECT amount, payout_signature FROM ledger WHERE status = 'paid'")
+            return rows if len(rows) >= 2 else []
+
+        rows = wait_for(paid_rows, timeout=120, what="two paid demo jobs")
+        assert all(r["payout_signature"] for r in rows)
+        assert node.status()["state"] in {s.value for s in NodeState}
+        # What the wallet reads on chain through solana-py over the local RPC equals the ledger.
+        wallet = services.wallet
+        with wallet.chain_client() as client:
+            balance = wallet.balances(client)
+        paid_total = ledger.total(("paid",))
+        assert balance.token is not None
+        assert balance.token.amount == paid_total
+        with wallet.chain_client() as client:
+            history = wallet.history(client)
+        assert sum(p.amount for p in history) == paid_total
+        assert {p.signature for p in history} == {
+            r["payout_signature"]
+            for r in services.store.query("SELECT payout_signature FROM ledger WHERE status='paid'")
+        }
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def grid(tmp_path: Path) -> Iterator[LocalGrid]:
+    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=6, heartbeat_seconds=1))
+    local.start()
+    yield local
+    local.stop()
+
+
+def start_node(grid: LocalGrid, log: Path) -> subprocess.Popen[str]:
+    handle = log.open("a")
+    return subprocess.Popen(
+        [sys.executable, "-m", "hostapp", "node", "--grid-url", grid.url],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+    )
+
+
+def status() -> dict[str, Any]:
+    return dict(json.loads(hostapp("status", "--json").stdout))
+
+
+def test_headless_node_control_socket_and_kill_9_mid_job(
+    hostapp_home: Path, grid: LocalGrid, docker_client: Any, busybox_image: str, tmp_path: Path
+) -> None:
+    hostapp("wallet", "create", "--yes-i-wrote-it-down")
+    assert "not running" in hostapp("status", check=False).stderr
+    log = tmp_path / "node.log"
+    process = start_node(grid, log)
+    try:
+        wait_for(lambda: (hostapp_home / "run" / "control.sock").exists(), what="control socket")
+        wait_for(lambda: status()["state"] == "waiting", what="waiting for work")
+
+        # Scripts control the running node.
+        out = hostapp("pause", "--for", "2h").stdout
+        assert "Snoozed until" in out
+        assert status()["state"] == "paused"
+        hostapp("resume")
+        wait_for(lambda: status()["state"] == "waiting", what="waiting after resume")
+        assert "Preset when-idle applied" in hostapp("schedule", "preset", "when-idle").stdout
+        when_idle = json.loads(hostapp("schedule", "show").stdout)["grid"]
+        hostapp("schedule", "preset", "always")
+        assert json.loads(hostapp("schedule", "show").stdout)["grid"] != when_idle
+        bad = hostapp("schedule", "preset", "sometimes", check=False)
+        assert bad.returncode == 1 and "unknown preset" in bad.stderr
+
+        # A job in flight when the node is killed -9.
+        definition = {
+            "version": "0.1",
+            "type": "container",
+            "ops": [
+                {
+                    "type": "container/run",
+                    "id": "run",
+                    "args": {"image": busybox_image, "cmd": ["sh", "-c", "echo begin; sleep 4; echo end"]},
+                }
+            ],
+        }
+        job_id = httpx.post(
+            grid.url + "/v1/jobs", json={"definition": definition, "price_per_second": 10, "timeout_seconds": 60}
+        ).json()["job_id"]
+        wait_for(lambda: status()["state"] == "working", what="working")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        containers = docker_client.containers.list(all=True, filters={"label": f"hostapp.job_id={job_id}"})
+        assert containers, "the job's container outlives the killed app"
+
+        process = start_node(grid, log)
+        store_path = hostapp_home / "data" / "hostapp.sqlite3"
+        job = wait_for(
+            lambda: (j := httpx.get(f"{grid.url}/v1/jobs/{job_id}").json())["state"] == "succeeded" and j,
+            timeout=90,
+            what="the job finished after the restart",
+        )
+        # Either the restarted node collected attempt 1 from its container and delivered it (lease still
+        # valid), or attempt 1 was closed as failed and the re-offered attempt 2 ran: exactly one credit.
+        store = Store(store_path)
+        try:
+
+            def settled() -> list[Any]:
+                rows = store.query("SELECT attempt, status, amount FROM ledger WHERE job_id = ?", (job_id,))
+                return rows if rows and all(r["status"] != "running" for r in rows) else []
+
+            rows = wait_for(settled, what="ledger rows settled")
+            credited = [r for r in rows if r["status"] in ("credited", "paid")]
+            assert len(credited) == 1, [dict(r) for r in rows]
+            assert all(r["amount"] == 0 for r in rows if r["status"] == "failed")
+            assert credited[0]["amount"] == job["amount"] and job["seconds_billed"] >= 4
+            assert Ledger(store).total() == job["amount"]
+        finally:
+            store.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    assert "Traceback" not in log.read_text()
