@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
         chain = LocalChain(state_dir / "chain")
         rpc_url = chain.start()
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop cleans up like Ctrl-C
     grid = LocalGrid(state_dir / "grid", chain, port=args.port, config=GridConfig(demo_feed=not args.no_demo))
     try:
         try:
@@ -77,6 +79,10 @@ def run_serve(args: argparse.Namespace) -> int:
         if chain is not None:
             chain.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _call(method: str, url: str, path: str, **kwargs: Any) -> Any:

@@ -30,7 +30,7 @@ def served(tmp_path: Path, hostapp_home: Path) -> Iterator[str]:
     first = process.stdout.readline()
     assert first.startswith("grid:"), first + (process.stderr.read() if process.stderr else "")
     yield first.split()[1]
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
 
 
