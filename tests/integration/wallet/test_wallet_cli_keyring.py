@@ -17,8 +17,9 @@ from solders.keypair import Keypair
 
 from hostapp.chain import LocalChain, default_state_dir
 from hostapp.config.paths import AppPaths
-from hostapp.wallet.base58 import b58encode
 from hostapp.wallet.seed import from_mnemonic
+from tests.reliability.keyring_lock import locked_default_collection
+from tests.reliability.secret_scan import assert_no_secret_on_disk, keypair_forms, secret_forms
 
 pytestmark = pytest.mark.keyring
 
@@ -50,30 +51,6 @@ def fails(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert len(lines) == 1 and message in lines[0], result.stderr  # one line, no traceback
 
 
-def secret_forms(mnemonic: str, path: str | None = None) -> list[str]:
-    material = from_mnemonic(mnemonic, path=path)
-    secret = material.secret
-    numbers = list(secret)
-    return [
-        mnemonic,
-        secret.hex(),
-        secret[:32].hex(),
-        b58encode(secret),
-        b58encode(secret[:32]),
-        json.dumps(numbers),
-        json.dumps(numbers, separators=(",", ":")),
-    ]
-
-
-def assert_not_on_disk(root: Path, forms: list[str]) -> None:
-    files = [p for p in root.rglob("*") if p.is_file()]
-    assert files, "nothing to scan"
-    for file in files:
-        content = file.read_bytes()
-        for form in forms:
-            assert form.encode() not in content, f"secret found in {file}"
-
-
 @pytest.fixture
 def home(hostapp_home: Path) -> Path:
     hostapp_home.mkdir(parents=True, exist_ok=True)
@@ -83,41 +60,8 @@ def home(hostapp_home: Path) -> Path:
 @pytest.fixture
 def locked_keyring() -> Iterator[None]:
     """Locks the default collection, and unlocks it again with the test password afterwards."""
-    import secretstorage
-    from jeepney import DBusAddress, new_method_call
-    from secretstorage.util import open_session
-
-    connection = secretstorage.dbus_init()
-    collection = secretstorage.get_default_collection(connection)
-    collection.lock()
-    assert collection.is_locked()
-    try:
+    with locked_default_collection():
         yield
-    finally:
-        password = os.environ.get("HOSTAPP_KEYRING_PASSWORD", "hostapp-test").encode()
-        session = open_session(connection)
-        if session.encrypted:
-            from cryptography.hazmat.primitives import padding
-            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-            iv = os.urandom(16)
-            padder = padding.PKCS7(128).padder()
-            encryptor = Cipher(algorithms.AES(session.aes_key), modes.CBC(iv)).encryptor()
-            data = encryptor.update(padder.update(password) + padder.finalize()) + encryptor.finalize()
-            secret = (session.object_path, iv, data, "text/plain")
-        else:
-            secret = (session.object_path, b"", password, "text/plain")
-        # gnome-keyring's own unlock call: a headless session has no prompter for the standard one.
-        address = DBusAddress(
-            "/org/freedesktop/secrets",
-            bus_name="org.freedesktop.secrets",
-            interface="org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
-        )
-        connection.send_and_get_reply(
-            new_method_call(address, "UnlockWithMasterPassword", "o(oayays)", (collection.collection_path, secret))
-        )
-        assert not collection.is_locked()
-        connection.close()
 
 
 def test_create_confirm_and_show_across_restarts(home: Path) -> None:
@@ -139,7 +83,7 @@ def test_create_confirm_and_show_across_restarts(home: Path) -> None:
     assert shown["address"] == address and shown["backup_confirmed"] is True
     assert from_mnemonic(created["mnemonic"]).pubkey == address
     fails(hostapp("create"), "a wallet already exists")
-    assert_not_on_disk(home, secret_forms(created["mnemonic"]))
+    assert_no_secret_on_disk(home, secret_forms(created["mnemonic"]))
 
 
 def test_import_phantom_phrase_gives_phantoms_address(home: Path) -> None:
@@ -179,7 +123,7 @@ def test_keygen_and_base58_imports_and_export(home: Path, tmp_path: Path) -> Non
     ok(hostapp("export", "--format", "keygen-json", "--yes", "--out", str(out)))
     assert json.loads(out.read_text()) == list(bytes(other)) and (out.stat().st_mode & 0o777) == 0o600
     secret = bytes(other)
-    assert_not_on_disk(home, [secret.hex(), b58encode(secret), json.dumps(list(secret))])
+    assert_no_secret_on_disk(home, keypair_forms(secret))
 
 
 def test_payout_address(home: Path) -> None:
@@ -224,7 +168,7 @@ def test_no_secure_backend_uses_encrypted_file_or_refuses(home: Path) -> None:
         hostapp("export", "--yes", env={**no_keyring, "HOSTAPP_WALLET_PASSPHRASE": "wrong passphrase!"}),
         "wrong passphrase",
     )
-    assert_not_on_disk(home, secret_forms(ABANDON))
+    assert_no_secret_on_disk(home, secret_forms(ABANDON))
 
 
 @pytest.mark.slow
@@ -258,4 +202,4 @@ def test_withdraw_on_the_local_chain_and_secret_scan(home: Path) -> None:
 
     ok(hostapp("export", "--yes"))
     fails(hostapp("balance", "--rpc-url", "http://127.0.0.1:9"), "unreachable")
-    assert_not_on_disk(home, secret_forms(created["mnemonic"]))
+    assert_no_secret_on_disk(home, secret_forms(created["mnemonic"]))
