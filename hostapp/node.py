@@ -120,7 +120,7 @@ class NodeConfig:
     drain_seconds: float = 600.0
     offline_retry_seconds: float = 5.0
     credits_sync_seconds: float = 30.0
-    supervisor_seconds: float = 0.25
+    supervisor_seconds: float = 1.0  # deadlines (preempt, drain) need no finer grain
     app_version: str | None = None
     payout_address: str | None = None
     gpu_details: list[dict[str, Any]] = field(default_factory=list)

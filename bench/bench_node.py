@@ -1,0 +1,225 @@
+"""The node's reaction times and idle cost, each against a baseline measured in the same run.
+
+    .venv/bin/python bench/bench_node.py            # HOSTAPP_BENCH_IDLE_S=60 for the full idle window
+
+1. game detected -> job frozen: from the foreign-process event to the container being paused, vs a
+   bare `docker pause` of an equal container (the floor any design pays). Target: median <= 1 s.
+2. gap between consecutive jobs on a busy node: container k exits -> container k+1 starts (engine
+   timestamps), vs the gap between two back-to-back bare `containers.run` calls. Target <= 0.2 s.
+3. headless node idle CPU: process CPU time while waiting for work with a long-poll open. Target
+   (tray app with sampler) <= 0.5 %.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from solders.keypair import Keypair  # noqa: E402
+
+from hostapp.config.paths import AppPaths  # noqa: E402
+from hostapp.config.settings import JobLimits  # noqa: E402
+from hostapp.engine import connect  # noqa: E402
+from hostapp.events import EventBus  # noqa: E402
+from hostapp.grid.client import GridClient  # noqa: E402
+from hostapp.grid.server import GridConfig, LocalGrid  # noqa: E402
+from hostapp.jobs.runner import JobRunner  # noqa: E402
+from hostapp.node import Node, NodeConfig, NodeState  # noqa: E402
+from hostapp.node_inputs import InputAssembler  # noqa: E402
+from hostapp.schedule import policy as pol  # noqa: E402
+from hostapp.schedule.policy_file import save_policy  # noqa: E402
+from hostapp.store import Store  # noqa: E402
+from hostapp.wallet.keystore import KeypairKeystore  # noqa: E402
+
+IMAGE = "hostapp-test/busybox:latest"
+GPU = "GPU-bench-0"
+
+
+class Foreign:
+    def __init__(self) -> None:
+        self.now: list[tuple[int, str]] = []
+
+    def foreign_processes(self, _uuid: str) -> list[tuple[int, str]]:
+        return list(self.now)
+
+
+def definition(command: str) -> dict[str, Any]:
+    return {
+        "version": "0.1",
+        "type": "container",
+        "ops": [{"type": "container/run", "id": "run", "args": {"image": IMAGE, "cmd": ["sh", "-c", command]}}],
+    }
+
+
+def wait_for(condition: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.002)
+    raise TimeoutError("condition not reached")
+
+
+def build(root: Path, grid: LocalGrid, client: Any, foreign: Foreign) -> tuple[Node, EventBus, Store]:
+    paths = AppPaths(root / "c", root / "d", root / "ca", root / "l", root / "r").ensure()
+    store = Store(paths.database)
+    bus = EventBus()
+    policy_path = paths.config / "schedule.json"
+    save_policy(policy_path, pol.AvailabilityPolicy(rules=pol.Rules(foreign_process_grace_seconds=0)))
+    grid_client = GridClient(grid.url, KeypairKeystore(Keypair()), store=store, bus=bus, timeout=5)
+    runner = JobRunner(client, JobLimits(stop_grace_seconds=1), paths, bus, store, "bench-" + uuid.uuid4().hex[:8])
+    node = Node(
+        bus=bus,
+        store=store,
+        grid=grid_client,
+        runner=runner,
+        policy_path=policy_path,
+        inputs=InputAssembler([GPU], None, foreign=foreign, battery=lambda: None),
+        gpus=[GPU],
+        config=NodeConfig(lease_wait_seconds=20, preempt_after_seconds=3600),
+    )
+    return node, bus, store
+
+
+def submit(grid: LocalGrid, command: str) -> str:
+    response = httpx.post(
+        grid.url + "/v1/jobs", json={"definition": definition(command), "price_per_second": 1, "timeout_seconds": 600}
+    )
+    response.raise_for_status()
+    return str(response.json()["job_id"])
+
+
+def container_of(client: Any, job_id: str) -> Any:
+    found = client.containers.list(all=True, filters={"label": f"hostapp.job_id={job_id}"})
+    return found[0] if found else None
+
+
+def bench_freeze(root: Path, client: Any, runs: int) -> None:
+    foreign = Foreign()
+    with LocalGrid(root / "grid-freeze", config=GridConfig(lease_seconds=60, heartbeat_seconds=5)) as grid:
+        node, bus, store = build(root / "node-freeze", grid, client, foreign)
+        node.start()
+        try:
+            job_id = submit(grid, "sleep 600")
+            container = wait_for(lambda: container_of(client, job_id))
+            wait_for(lambda: node.slots[GPU].state is NodeState.WORKING)
+            subject, baseline = [], []
+            bare = client.containers.run(IMAGE, ["sleep", "600"], detach=True, network_mode="none")
+            try:
+                for _ in range(runs):
+                    foreign.now = [(4242, "game.exe")]
+                    started = time.perf_counter()
+                    bus.publish("gpu.foreign_use_started", gpu_uuid=GPU, processes=["game.exe"])
+                    wait_for(lambda: (container.reload(), container.attrs["State"]["Paused"])[1])
+                    subject.append(time.perf_counter() - started)
+                    foreign.now = []
+                    bus.publish("gpu.foreign_use_stopped", gpu_uuid=GPU, processes=["game.exe"])
+                    wait_for(lambda: (container.reload(), not container.attrs["State"]["Paused"])[1])
+                    started = time.perf_counter()
+                    client.api.pause(bare.id)
+                    baseline.append(time.perf_counter() - started)
+                    client.api.unpause(bare.id)
+            finally:
+                bare.remove(force=True)
+        finally:
+            node.stop(timeout=20)
+            store.close()
+    s, b = statistics.median(subject), statistics.median(baseline)
+    print(
+        f"game detected -> job frozen: node {s * 1000:.1f} ms vs bare docker pause {b * 1000:.1f} ms "
+        f"= {s / b:.2f}x; median {s * 1000:.0f} ms (target <= 1000 ms) {'OK' if s <= 1 else 'OVER'}"
+    )
+
+
+def container_gaps(client: Any, label: str, since: float) -> list[float]:
+    """die(k) -> start(k+1) for the containers carrying `label`, from the engine's own event times."""
+    events = client.events(
+        since=since, until=time.time() + 0.5, decode=True, filters={"type": "container", "label": label}
+    )
+    marks = sorted((e["timeNano"] / 1e9, e["status"]) for e in events if e.get("status") in ("start", "die"))
+    gaps, last_die = [], None
+    for at, status in marks:
+        if status == "die":
+            last_die = at
+        elif last_die is not None:
+            gaps.append(at - last_die)
+            last_die = None
+    return gaps
+
+
+def bench_gap(root: Path, client: Any, jobs: int) -> None:
+    since = time.time()
+    with LocalGrid(root / "grid-gap", config=GridConfig(lease_seconds=60, heartbeat_seconds=5)) as grid:
+        ids = [submit(grid, "true") for _ in range(jobs)]
+        node, _bus, store = build(root / "node-gap", grid, client, Foreign())
+        node.start()
+        try:
+            wait_for(
+                lambda: all(httpx.get(f"{grid.url}/v1/jobs/{j}").json()["state"] == "succeeded" for j in ids),
+                timeout=300,
+            )
+        finally:
+            node.stop(timeout=20)
+        store.close()
+    gaps = container_gaps(client, f"hostapp.instance={node.runner.instance_id}", since)
+    # Baseline: the same number of bare SDK runs back to back (run, wait, remove), same engine and image.
+    label = "hostapp.bench=" + uuid.uuid4().hex[:8]
+    since = time.time()
+    for _ in range(jobs):
+        client.containers.run(IMAGE, ["true"], remove=True, network_mode="none", labels=dict([label.split("=")]))
+    bare_gaps = container_gaps(client, label, since)
+    g, b = statistics.median(gaps), statistics.median(bare_gaps)
+    print(
+        f"gap between consecutive jobs (busy node, {jobs} jobs, container die -> next start): node "
+        f"{g * 1000:.0f} ms vs back-to-back bare containers.run(remove=True) {b * 1000:.0f} ms = {g / b:.2f}x; "
+        f"median {g * 1000:.0f} ms (target <= 200 ms) {'OK' if g <= 0.2 else 'OVER'}"
+    )
+
+
+def bench_idle(root: Path, client: Any, seconds: float) -> None:
+    with LocalGrid(root / "grid-idle", config=GridConfig(lease_seconds=60, heartbeat_seconds=5)) as grid:
+        node, _bus, store = build(root / "node-idle", grid, client, Foreign())
+        node.start()
+        try:
+            wait_for(lambda: node.slots[GPU].state is NodeState.WAITING)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.monotonic()
+            time.sleep(seconds)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            elapsed = time.monotonic() - started
+        finally:
+            node.stop(timeout=20)
+            store.close()
+    # The local grid runs in this process too: its share is included, so this is an upper bound.
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    percent = 100 * cpu / elapsed
+    print(
+        f"headless node idle (waiting, long-poll open, grid in-process): {percent:.2f} % CPU over {elapsed:.0f} s "
+        f"(target <= 0.5 %) {'OK' if percent <= 0.5 else 'OVER'}"
+    )
+
+
+def main() -> None:
+    client = connect()
+    runs = int(os.environ.get("HOSTAPP_BENCH_RUNS", "10"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        bench_freeze(root, client, runs)
+        bench_gap(root, client, max(runs, 6))
+        bench_idle(root, client, float(os.environ.get("HOSTAPP_BENCH_IDLE_S", "20")))
+
+
+if __name__ == "__main__":
+    main()
