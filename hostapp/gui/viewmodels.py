@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -275,33 +275,85 @@ class Balances:
     sol_lamports: int | None
     token_base_units: int | None
     token_decimals: int = 6
-    problem: str | None = None  # why a balance is unknown (RPC unreachable, …)
+    problem: str | None = None  # why a balance is unknown (RPC unreachable, no wallet, …)
 
 
-class WalletService(Protocol):
-    def address(self) -> str | None: ...
+@dataclass(frozen=True, repr=False)
+class CreatedWallet:
+    """A new wallet: its seed phrase is shown once, then `confirm_positions` words are asked back."""
+
+    address: str
+    phrase: str
+    confirm_positions: tuple[int, ...]  # 1-based
+
+    def __repr__(self) -> str:  # never the phrase in a log or a traceback
+        return f"CreatedWallet(address={self.address})"
+
+
+@dataclass(frozen=True)
+class WalletSummary:
+    address: str
+    backup_confirmed: bool
+    payout_address: str  # the configured one, else the wallet itself
+    kept_in: str  # the secret's backend ("SecretService Keyring", "encrypted-file")
+
+
+@dataclass(frozen=True)
+class WithdrawalPlan:
+    """A signed, not yet sent withdrawal with its fee: shown to the user before `send_withdrawal`."""
+
+    asset: str  # "SOL" or "token"
+    amount: int  # base units
+    decimals: int
+    destination: str
+    fee_lamports: int
+    rent_lamports: int
+    summary: str  # one line: amount, destination, fee (and rent when a token account is opened)
+    handle: object = field(repr=False, default=None)  # the core plan, passed back unchanged
+
+
+class WalletActions(Protocol):
+    """The wallet as the pages and the wizard use it (hostapp.wallet.service.WalletService underneath).
+
+    Every method may block (keyring, RPC): call from a worker thread, except `summary`, which reads
+    a small local record. Errors are ValueError with a one-line message for the user.
+    """
+
+    def summary(self) -> WalletSummary | None: ...
+
+    def create(self, replace: bool = False) -> CreatedWallet: ...
+
+    def confirm_backup(self, answers: Mapping[int, str]) -> str: ...
+
+    def import_secret(self, text: str, replace: bool = False) -> str:
+        """A seed phrase, base58 key or solana-keygen JSON; returns the address."""
+        ...
+
+    def export_secret(self) -> str:
+        """The seed phrase (or keygen JSON for an imported key): only after the user confirmed."""
+        ...
 
     def balances(self) -> Balances:
-        """May block on the network: call from a worker thread."""
+        """Never raises: a problem (RPC down, no wallet) comes back in `Balances.problem`."""
         ...
 
-    def create(self) -> tuple[str, str]:
-        """A new wallet stored in the keyring: (address, seed phrase to back up)."""
+    def set_payout_address(self, text: str | None) -> str:
+        """Validates and saves; None or "" sends payouts to the wallet itself. Returns the payout address."""
         ...
 
-    def import_secret(self, text: str) -> str:
-        """A seed phrase, base58 key or solana-keygen JSON; returns the address. ValueError if bad."""
+    def plan_withdrawal(self, asset: str, to_address: str, amount_text: str) -> WithdrawalPlan: ...
+
+    def send_withdrawal(self, plan: WithdrawalPlan) -> str:
+        """Sends a planned withdrawal; returns the transaction signature."""
         ...
 
-    def export_secret(self) -> str: ...
+    def validate_address(self, text: str) -> str: ...
 
-    def withdraw(self, to_address: str, amount_base_units: int) -> str:
-        """Sends tokens; returns the transaction signature. ValueError for bad input."""
-        ...
 
-    def validate_address(self, text: str) -> str:
-        """The normalised address, or ValueError with a one-line reason."""
-        ...
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's message: what dialogs and status lines show."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def format_amount(base_units: int | None, decimals: int, symbol: str = "") -> str:

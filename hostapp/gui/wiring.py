@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hostapp.config.paths import AppPaths
-from hostapp.config.settings import Settings
+from hostapp.config.settings import Settings, save_settings
 from hostapp.events import EventBus
 from hostapp.gui.viewmodels import (
     NodeControl,
@@ -24,7 +24,7 @@ from hostapp.gui.viewmodels import (
     PauseChoice,
     ScheduleNow,
     ScheduleService,
-    WalletService,
+    WalletActions,
 )
 from hostapp.schedule import policy as policy_rules
 from hostapp.schedule.grid import WeeklyGrid
@@ -192,12 +192,12 @@ class GuiServices:
     store: Store
     node: NodeControl
     schedule: ScheduleService
-    wallet: WalletService | None
+    wallet: WalletActions | None
     earnings: Callable[[], EarningsQueries]  # a fresh reader: call from the thread that uses it
     run_doctor: Callable[[], DoctorReport]
     token_decimals: int = 6
     unit_symbol: str = "GRID"
-    explorer_url: Callable[[str], str] = lambda signature: f"https://explorer.solana.com/tx/{signature}"
+    explorer_url: Callable[[str], str | None] = lambda _signature: None  # None: no public explorer (localnet)
 
 
 def build_gui_services(services: Services) -> GuiServices:
@@ -208,15 +208,19 @@ def build_gui_services(services: Services) -> GuiServices:
     # Never touch services.node here: building it needs the wallet key, Docker and the grid. The
     # app starts it on a worker thread after the tray icon is up (hostapp/gui/app.py).
     node = CoreNode(ScheduleBackedNode(schedule, services.bus), services.start_node)
-    from hostapp.gui.wallet_adapter import KeyringWallet
+    from hostapp.gui.wallet_adapter import CoreWallet
 
-    wallet: WalletService | None = getattr(services, "gui_wallet", None) or KeyringWallet(services.paths)
+    # The same WalletService the grid client signs with (built on first use, off the tray's path).
+    wallet: WalletActions | None = getattr(services, "gui_wallet", None) or CoreWallet(lambda: services.wallet)
 
     def save(settings: Settings) -> None:
-        services.context.settings = settings
-        services.context.save_settings()
+        # Update the one shared Settings object in place: the wallet service, the node and the
+        # pages all hold it, so none of them can later save a stale copy over this change.
+        save_settings(services.paths.settings_file, settings)  # first: a failed write changes nothing
+        current = services.context.settings
+        for name in type(settings).model_fields:
+            setattr(current, name, getattr(settings, name))
 
-    cluster = services.settings.solana.cluster
     return GuiServices(
         bus=services.bus,
         paths=services.paths,
@@ -228,5 +232,15 @@ def build_gui_services(services: Services) -> GuiServices:
         wallet=wallet,
         earnings=lambda: EarningsQueries(services.store.reader()),
         run_doctor=lambda: run_checks(services.paths, services.settings),
-        explorer_url=lambda sig: f"https://explorer.solana.com/tx/{sig}?cluster={cluster}",
+        explorer_url=lambda sig: explorer_url(services.settings.solana.cluster, sig),
     )
+
+
+EXPLORER_CLUSTERS = {"mainnet-beta": "", "devnet": "?cluster=devnet"}
+
+
+def explorer_url(cluster: str, signature: str) -> str | None:
+    """The Solana Explorer page of a transaction, or None where no public explorer sees it
+    (localnet, a custom RPC)."""
+    suffix = EXPLORER_CLUSTERS.get(cluster)
+    return None if suffix is None else f"https://explorer.solana.com/tx/{signature}{suffix}"

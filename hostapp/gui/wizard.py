@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QCheckBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.gui.pages.common import Message
-from hostapp.gui.viewmodels import PRESET_LABELS
+from hostapp.gui.viewmodels import PRESET_LABELS, CreatedWallet, one_line
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 from hostapp.schedule.grid import Preset
@@ -72,6 +72,9 @@ class ChecksStep(QWizardPage):
 
 
 class WalletStep(QWizardPage):
+    """Create (seed phrase shown once, three of its words asked back) or import; both run through
+    the core WalletService on a worker thread."""
+
     def __init__(self, services: GuiServices) -> None:
         super().__init__()
         self._services = services
@@ -86,14 +89,23 @@ class WalletStep(QWizardPage):
         layout.addLayout(row)
         self.phrase = QPlainTextEdit()
         self.phrase.setReadOnly(True)
+        self.phrase.setMaximumHeight(70)
         self.phrase.setVisible(False)
         layout.addWidget(self.phrase)
-        self.backup_confirmed = QCheckBox("I have written the seed phrase down and keep it offline")
-        self.backup_confirmed.setVisible(False)
-        self.backup_confirmed.toggled.connect(lambda _on: self.completeChanged.emit())
-        layout.addWidget(self.backup_confirmed)
+        self.words_label = QLabel("Write the words down, in order, and keep them offline. Then enter from your copy:")
+        self.words_label.setWordWrap(True)
+        self.words_label.setVisible(False)
+        layout.addWidget(self.words_label)
+        self.words_form = QFormLayout()
+        layout.addLayout(self.words_form)
+        self.word_edits: dict[int, QLineEdit] = {}
+        self.check_button = QPushButton("Check the words")
+        self.check_button.setVisible(False)
+        self.check_button.clicked.connect(self.check_words)
+        layout.addWidget(self.check_button)
         layout.addWidget(QLabel("Or import a seed phrase, base58 private key or solana-keygen JSON:"))
         self.import_text = QLineEdit()
+        self.import_text.setEchoMode(QLineEdit.EchoMode.Password)  # a secret: not for onlookers
         self.import_button = QPushButton("Import")
         self.import_button.clicked.connect(self.import_wallet)
         import_row = QHBoxLayout()
@@ -103,30 +115,64 @@ class WalletStep(QWizardPage):
         self.message = Message()
         layout.addWidget(self.message)
         self.address: str | None = None
-        self.needs_backup = False
+        self.backup_confirmed = False
 
     def initializePage(self) -> None:
         wallet = self._services.wallet
-        self.address = wallet.address() if wallet else None
         if wallet is None:
             self.message.error("No wallet service in this build: set one up later on the Wallet page.")
-        elif self.address:
-            self.message.ok(f"Using the existing wallet {self.address}")
+            return
+        try:
+            summary = wallet.summary()
+        except ValueError as exc:
+            self.message.error(one_line(exc))
+            return
+        if summary is not None:
+            self.address = summary.address
+            self.backup_confirmed = summary.backup_confirmed
+            if summary.backup_confirmed:
+                self.message.ok(f"Using the existing wallet {summary.address}")
+            else:
+                self.message.error("This wallet's seed phrase backup is not confirmed: confirm it on the Wallet page.")
+            self.completeChanged.emit()
 
     def create_wallet(self) -> None:
         wallet = self._services.wallet
         if wallet is None:
             return
         self.create_button.setEnabled(False)
-        run_in_background(wallet.create, self._created, self._failed)
+        replace = self.address is not None and not self.backup_confirmed  # an unfinished wizard's key
+        run_in_background(lambda: wallet.create(replace=replace), self._created, self._failed)
 
-    def _created(self, result: tuple[str, str]) -> None:
-        self.address, phrase = result
-        self.needs_backup = True
-        self.phrase.setPlainText(phrase)
-        self.phrase.setVisible(True)
-        self.backup_confirmed.setVisible(True)
-        self.message.ok(f"Wallet {self.address} created and stored in the keyring")
+    def _created(self, created: CreatedWallet) -> None:
+        self.address, self.backup_confirmed = created.address, False
+        self.phrase.setPlainText(created.phrase)
+        for widget in (self.phrase, self.words_label, self.check_button):
+            widget.setVisible(True)
+        while self.words_form.rowCount():
+            self.words_form.removeRow(0)
+        self.word_edits = {}
+        for position in created.confirm_positions:
+            edit = QLineEdit()
+            self.word_edits[position] = edit
+            self.words_form.addRow(f"Word {position}", edit)
+        self.message.ok(f"Wallet {created.address} created and stored in the keyring")
+        self.completeChanged.emit()
+
+    def check_words(self) -> None:
+        wallet = self._services.wallet
+        if wallet is None:
+            return
+        answers = {p: e.text() for p, e in self.word_edits.items()}
+        self.check_button.setEnabled(False)
+        run_in_background(lambda: wallet.confirm_backup(answers), self._confirmed, self._failed)
+
+    def _confirmed(self, address: str) -> None:
+        self.backup_confirmed = True
+        self.check_button.setEnabled(True)
+        self.phrase.clear()  # shown once
+        self.phrase.setVisible(False)
+        self.message.ok(f"Backup confirmed: wallet {address} is ready")
         self.completeChanged.emit()
 
     def import_wallet(self) -> None:
@@ -135,23 +181,24 @@ class WalletStep(QWizardPage):
         if wallet is None or not text.strip():
             self.message.error("Paste a seed phrase or key first")
             return
-        run_in_background(lambda: wallet.import_secret(text), self._imported, self._failed)
+        replace = self.address is not None and not self.backup_confirmed
+        run_in_background(lambda: wallet.import_secret(text, replace=replace), self._imported, self._failed)
 
     def _imported(self, address: str) -> None:
-        self.address = address
-        self.needs_backup = False
+        self.address, self.backup_confirmed = address, True
         self.import_text.clear()
         self.message.ok(f"Wallet {address} imported")
         self.completeChanged.emit()
 
     def _failed(self, exc: Exception) -> None:
         self.create_button.setEnabled(True)
-        self.message.error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        self.check_button.setEnabled(True)
+        self.message.error(one_line(exc))
 
     def isComplete(self) -> bool:
         if self._services.wallet is None:
             return True
-        return bool(self.address) and (not self.needs_backup or self.backup_confirmed.isChecked())
+        return bool(self.address) and self.backup_confirmed
 
 
 class PayoutStep(QWizardPage):
@@ -168,16 +215,16 @@ class PayoutStep(QWizardPage):
         layout.addWidget(self.message)
 
     def validatePage(self) -> bool:
+        # A small local settings write through the wallet service (no keyring, no network).
         text = self.address.text().strip()
         wallet = self._services.wallet
+        if wallet is None:
+            return True
         try:
-            address = wallet.validate_address(text) if (text and wallet) else (text or None)
-        except ValueError as exc:
-            self.message.error(str(exc))
+            wallet.set_payout_address(text or None)
+        except (ValueError, OSError) as exc:
+            self.message.error(one_line(exc))
             return False
-        settings = self._services.settings.model_copy(update={"payout_address": address})
-        self._services.save_settings(settings)
-        self._services.settings = settings
         return True
 
 

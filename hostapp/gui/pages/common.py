@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QMessageBox, QVBoxLayout, QWidget
 
 
 def heading(text: str) -> QLabel:
@@ -53,3 +54,28 @@ class Message(QLabel):
     def error(self, text: str) -> None:
         self.setStyleSheet("color: #c62828;")
         self.setText(text)
+
+
+def show_error(parent: QWidget, title: str, text: str) -> QMessageBox:
+    """A window-modal error dialog with the one-line message; returns at once (`open`, not `exec`),
+    so a worker's callback never nests an event loop and tests can read and close it."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("error-dialog")
+    box.open()
+    return box
+
+
+def ask(parent: QWidget, title: str, text: str, on_yes: Callable[[], object]) -> QMessageBox:
+    """A Yes/No confirmation that calls `on_yes` only on Yes; non-blocking like `show_error`."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        parent,
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    yes = box.button(QMessageBox.StandardButton.Yes)
+    box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
+    box.open()
+    return box

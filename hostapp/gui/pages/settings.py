@@ -152,5 +152,4 @@ class SettingsPage(QWidget):
         except (ValueError, OSError) as exc:
             self.message.error(f"Not saved: {exc}")
             return
-        self._services.settings = settings
         self.message.ok("Saved")

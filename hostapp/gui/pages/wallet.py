@@ -1,13 +1,19 @@
-"""Wallet: address with QR and copy, balances, payout address, create / import / export / withdraw."""
+"""Wallet: address with QR and copy, balances, payout address, create / import / export / withdraw.
+
+Every wallet call goes through `WalletActions` (hostapp.wallet.service.WalletService underneath)
+on a worker thread; results come back to the GUI thread, errors as a dialog with one line.
+Dialogs open with `open()` (never a nested `exec()` loop), so each step is a callback and the
+flow is the same under a test as in use.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -22,37 +28,81 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import Message, card, heading
-from hostapp.gui.viewmodels import Balances, format_amount, parse_amount
+from hostapp.gui.pages.common import Message, ask, card, heading, show_error
+from hostapp.gui.viewmodels import Balances, CreatedWallet, WalletSummary, WithdrawalPlan, format_amount, one_line
 from hostapp.gui.widgets.qr import QrCode
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 
 
-class SeedBackupDialog(QDialog):
-    """Shows a new seed phrase once; OK only after the user confirms the written backup."""
+def _buttons(dialog: QDialog, cancel: bool = True) -> QDialogButtonBox:
+    which = QDialogButtonBox.StandardButton.Ok
+    if cancel:
+        which |= QDialogButtonBox.StandardButton.Cancel
+    buttons = QDialogButtonBox(which)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
 
-    def __init__(self, phrase: str, parent: QWidget | None = None) -> None:
+
+class BackupWordsDialog(QDialog):
+    """Shows a new seed phrase once, then asks some of its words back (the service checks them).
+
+    Without `created` (the app restarted before the backup was confirmed) it asks the words as
+    "N:word, …", like `hostapp wallet create --confirm-words`, with the service's hint naming N.
+    """
+
+    def __init__(self, created: CreatedWallet | None, hint: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Back up your seed phrase")
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(
-                "Write these words down, in order, and keep them offline.\n"
-                "Anyone with them controls this wallet; hostapp cannot recover them."
+        self.word_edits: dict[int, QLineEdit] = {}
+        self.free_text: QLineEdit | None = None
+        form = QFormLayout()
+        if created is not None:
+            layout.addWidget(
+                QLabel(
+                    "Write these words down, in order, and keep them offline.\n"
+                    "Anyone with them controls this wallet; hostapp cannot recover them."
+                )
             )
-        )
-        words = QPlainTextEdit(phrase)
-        words.setReadOnly(True)
-        layout.addWidget(words)
-        self.confirm = QCheckBox("I have written the seed phrase down")
-        layout.addWidget(self.confirm)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+            words = QPlainTextEdit(created.phrase)
+            words.setReadOnly(True)
+            words.setMaximumHeight(80)
+            layout.addWidget(words)
+            layout.addWidget(QLabel("To check your copy, enter these words from it:"))
+            for position in created.confirm_positions:
+                edit = QLineEdit()
+                edit.textChanged.connect(self._update)
+                self.word_edits[position] = edit
+                form.addRow(f"Word {position}", edit)
+        else:
+            label = QLabel(f"{hint}\nEnter them from your written copy as N:word, e.g. 3:apple, 7:river, 11:stone")
+            label.setWordWrap(True)
+            layout.addWidget(label)
+            self.free_text = QLineEdit()
+            self.free_text.textChanged.connect(self._update)
+            form.addRow("Words", self.free_text)
+        layout.addLayout(form)
+        buttons = _buttons(self)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setEnabled(False)
-        self.confirm.toggled.connect(self.ok_button.setEnabled)
-        buttons.accepted.connect(self.accept)
         layout.addWidget(buttons)
+        self._update()
+
+    def _update(self) -> None:
+        self.ok_button.setEnabled(bool(self.answers()))
+
+    def answers(self) -> dict[int, str]:
+        if self.free_text is None:
+            given = {p: e.text().strip() for p, e in self.word_edits.items()}
+            return given if all(given.values()) else {}
+        answers: dict[int, str] = {}
+        for item in self.free_text.text().split(","):
+            position, sep, word = item.partition(":")
+            if not sep or not position.strip().isdigit() or not word.strip():
+                return {}
+            answers[int(position)] = word.strip()
+        return answers
 
 
 class ImportDialog(QDialog):
@@ -63,26 +113,37 @@ class ImportDialog(QDialog):
         layout.addWidget(QLabel("Seed phrase (12–24 words), base58 private key, or solana-keygen JSON:"))
         self.secret = QPlainTextEdit()
         layout.addWidget(self.secret)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(_buttons(self))
+
+
+class SecretDialog(QDialog):
+    def __init__(self, secret: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Your wallet's secret")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Keep this offline. Anyone who sees it controls the wallet."))
+        self.secret = QPlainTextEdit(secret)
+        self.secret.setReadOnly(True)
+        layout.addWidget(self.secret)
+        layout.addWidget(_buttons(self, cancel=False))
 
 
 class WithdrawDialog(QDialog):
-    def __init__(self, decimals: int, symbol: str, parent: QWidget | None = None) -> None:
+    def __init__(self, symbol: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Withdraw")
         form = QFormLayout(self)
+        self.asset = QComboBox()
+        self.asset.addItem(f"{symbol} (grid token)", "token")
+        self.asset.addItem("SOL", "SOL")
         self.to_address = QLineEdit()
         self.amount = QLineEdit()
-        self.amount.setPlaceholderText(f"e.g. 12.5 {symbol}")
+        self.amount.setPlaceholderText("e.g. 12.5")
+        form.addRow("Asset", self.asset)
         form.addRow("To address", self.to_address)
         form.addRow("Amount", self.amount)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(QLabel("The network fee is shown before anything is sent."))
+        form.addRow(_buttons(self))
 
 
 class WalletPage(QWidget):
@@ -91,6 +152,11 @@ class WalletPage(QWidget):
     def __init__(self, services: GuiServices, bridge: EventBridge) -> None:
         super().__init__()
         self._services = services
+        self.summary: WalletSummary | None = None
+        self.dialog: QDialog | None = None  # the dialog of the running flow (tests drive it)
+        self.error_box: QMessageBox | None = None
+        self.question: QMessageBox | None = None  # the open Yes/No confirmation
+        self.last_signature: str | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(heading("Wallet"))
 
@@ -102,19 +168,25 @@ class WalletPage(QWidget):
         self.address_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_button = QPushButton("Copy address")
         self.copy_button.clicked.connect(self.copy_address)
+        self.backup_label = QLabel()
+        self.backup_label.setWordWrap(True)
+        self.confirm_button = QPushButton("Confirm backup…")
+        self.confirm_button.clicked.connect(self.confirm_backup)
         self.sol_label = QLabel("SOL: —")
         self.token_label = QLabel(f"{services.unit_symbol}: —")
         self.balance_problem = QLabel()
         self.balance_problem.setWordWrap(True)
-        refresh = QPushButton("Refresh balances")
-        refresh.clicked.connect(self.refresh_balances)
+        self.refresh_button = QPushButton("Refresh balances")
+        self.refresh_button.clicked.connect(self.refresh_balances)
         for widget in (
             self.address_label,
             self.copy_button,
+            self.backup_label,
+            self.confirm_button,
             self.sol_label,
             self.token_label,
             self.balance_problem,
-            refresh,
+            self.refresh_button,
         ):
             info.addWidget(widget)
         info.addStretch(1)
@@ -124,16 +196,17 @@ class WalletPage(QWidget):
         layout.addWidget(frame)
 
         payout = QHBoxLayout()
-        self.payout_edit = QLineEdit(services.settings.payout_address or "")
+        self.payout_edit = QLineEdit()
         self.payout_edit.setPlaceholderText("optional: a cold wallet that receives payouts")
-        save_payout = QPushButton("Save payout address")
-        save_payout.clicked.connect(self.save_payout)
+        self.save_payout_button = QPushButton("Save payout address")
+        self.save_payout_button.clicked.connect(self.save_payout)
         payout.addWidget(QLabel("Payout address"))
         payout.addWidget(self.payout_edit, 1)
-        payout.addWidget(save_payout)
+        payout.addWidget(self.save_payout_button)
         layout.addLayout(payout)
 
         actions = QHBoxLayout()
+        self.action_buttons: dict[str, QPushButton] = {}
         for text, slot in (
             ("Create new…", self.create_wallet),
             ("Import…", self.import_wallet),
@@ -142,38 +215,59 @@ class WalletPage(QWidget):
         ):
             button = QPushButton(text)
             button.clicked.connect(slot)
+            self.action_buttons[text] = button
             actions.addWidget(button)
         actions.addStretch(1)
         layout.addLayout(actions)
         self.message = Message()
+        self.message.setOpenExternalLinks(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         layout.addWidget(self.message)
         layout.addStretch(1)
 
         self.show_address()
         bridge.on("wallet.*", self, lambda _data: self.show_address())
-        bridge.on("payout.*", self, lambda _data: self.refresh_balances())
+        bridge.on("node.payout", self, lambda _data: self.refresh_balances())
 
     # -- display -------------------------------------------------------------------------
     def show_address(self) -> None:
         wallet = self._services.wallet
-        address = wallet.address() if wallet else None
-        self.address_label.setText(address or "No wallet yet: create or import one.")
-        self.copy_button.setEnabled(bool(address))
-        self.qr.set_text(address)
+        try:
+            self.summary = wallet.summary() if wallet else None
+        except ValueError as exc:
+            self.summary = None
+            self.message.error(one_line(exc))
+        summary = self.summary
+        self.address_label.setText(summary.address if summary else "No wallet yet: create or import one.")
+        self.copy_button.setEnabled(summary is not None)
+        self.qr.set_text(summary.address if summary else None)
+        for name in ("Export…", "Withdraw…"):
+            self.action_buttons[name].setEnabled(summary is not None)
+        self.refresh_button.setEnabled(summary is not None)
+        confirmed = summary is None or summary.backup_confirmed
+        self.confirm_button.setVisible(not confirmed)
+        if summary is None:
+            self.backup_label.setText("")
+        elif confirmed:
+            self.backup_label.setText(f"Key kept in: {summary.kept_in}")
+        else:
+            self.backup_label.setText("Seed phrase backup not confirmed: this wallet is not used until you confirm it.")
+        if summary is not None and summary.payout_address != summary.address:
+            self.payout_edit.setText(summary.payout_address)
+        else:
+            self.payout_edit.setText("")
 
     def copy_address(self) -> None:
-        wallet = self._services.wallet
-        address = wallet.address() if wallet else None
-        if address:
-            QGuiApplication.clipboard().setText(address)
+        if self.summary is not None:
+            QGuiApplication.clipboard().setText(self.summary.address)
             self.message.ok("Address copied")
 
     def refresh_balances(self) -> None:
         wallet = self._services.wallet
-        if wallet is None:
+        if wallet is None or self.summary is None:
             return
         self.balance_problem.setText("Loading balances…")
-        run_in_background(wallet.balances, self.show_balances, self._failed)
+        run_in_background(wallet.balances, self.show_balances, self._failed("Balances"))
 
     def show_balances(self, balances: Balances) -> None:
         self.sol_label.setText(f"SOL: {format_amount(balances.sol_lamports, 9)}")
@@ -182,84 +276,169 @@ class WalletPage(QWidget):
         )
         self.balance_problem.setText(balances.problem or "")
 
-    def _failed(self, exc: Exception) -> None:
-        self.message.error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        self.balance_problem.setText("")
+    def _failed(self, title: str, after: Callable[[], None] | None = None) -> Callable[[Exception], None]:
+        def show(exc: Exception) -> None:
+            self.error_box = show_error(self, title, one_line(exc))
+            if after is not None:
+                after()
 
-    # -- actions -------------------------------------------------------------------------
+        return show
+
+    def _open(self, dialog: QDialog, on_accept: Callable[[], None]) -> QDialog:
+        self.dialog = dialog
+        dialog.accepted.connect(on_accept)
+        dialog.open()
+        return dialog
+
+    # -- payout address --------------------------------------------------------------------
     def save_payout(self) -> None:
-        text = self.payout_edit.text().strip()
-        try:
-            address = self._services.wallet.validate_address(text) if (text and self._services.wallet) else None
-        except ValueError as exc:
-            self.message.error(f"Payout address not saved: {exc}")
-            return
-        settings = self._services.settings.model_copy(update={"payout_address": address})
-        self._services.save_settings(settings)
-        self._services.settings = settings
-        self.message.ok("Payout address saved" if address else "Payout address cleared: payouts go to this wallet")
-
-    def create_wallet(self) -> None:
         wallet = self._services.wallet
         if wallet is None:
             return
-        if wallet.address() and not self._confirm(
-            "Replace the wallet?",
-            "This PC already has a wallet. Export its seed phrase first if it holds "
-            "funds: a new wallet replaces it here.",
-        ):
+        text = self.payout_edit.text().strip()
+        self.save_payout_button.setEnabled(False)
+
+        def saved(address: str) -> None:
+            self.save_payout_button.setEnabled(True)
+            if text:
+                self.message.ok(f"Payout address saved: payouts go to {address}")
+            else:
+                self.message.ok("Payout address cleared: payouts go to this wallet")
+
+        run_in_background(
+            lambda: wallet.set_payout_address(text or None),
+            saved,
+            self._failed("Payout address not saved", lambda: self.save_payout_button.setEnabled(True)),
+        )
+
+    # -- create and confirm ------------------------------------------------------------------
+    def create_wallet(self) -> None:
+        if self._services.wallet is None:
             return
-        run_in_background(wallet.create, self._created, self._failed)
+        if self.summary is not None:
+            self.question = ask(
+                self,
+                "Replace the wallet?",
+                "This PC already has a wallet. Export its seed phrase first if it holds funds: "
+                "a new wallet replaces it here.",
+                lambda: self._create(replace=True),
+            )
+            return
+        self._create(replace=False)
 
-    def _created(self, result: tuple[str, str]) -> None:
-        address, phrase = result
-        SeedBackupDialog(phrase, self).exec()
+    def _create(self, replace: bool) -> None:
+        wallet = self._services.wallet
+        assert wallet is not None
+        run_in_background(lambda: wallet.create(replace=replace), self._created, self._failed("Wallet not created"))
+
+    def _created(self, created: CreatedWallet) -> None:
         self.show_address()
-        self.message.ok(f"Wallet {address} created and stored in the keyring")
+        dialog = BackupWordsDialog(created, parent=self)
+        self._open(dialog, lambda: self._send_answers(dialog.answers()))
 
+    def confirm_backup(self) -> None:
+        """The app restarted before the backup was confirmed: ask the words the service names."""
+        wallet = self._services.wallet
+        if wallet is None:
+            return
+
+        def ask_words(exc: Exception) -> None:
+            dialog = BackupWordsDialog(None, hint=one_line(exc), parent=self)
+            self._open(dialog, lambda: self._send_answers(dialog.answers()))
+
+        # With no answers the service says which word positions it wants.
+        run_in_background(lambda: wallet.confirm_backup({}), lambda _address: self.show_address(), ask_words)
+
+    def _send_answers(self, answers: dict[int, str]) -> None:
+        wallet = self._services.wallet
+        assert wallet is not None
+
+        def confirmed(address: str) -> None:
+            self.show_address()
+            self.message.ok(f"Backup confirmed: wallet {address} is ready")
+
+        run_in_background(
+            lambda: wallet.confirm_backup(answers),
+            confirmed,
+            self._failed("Backup not confirmed", self.show_address),
+        )
+
+    # -- import / export ---------------------------------------------------------------------
     def import_wallet(self) -> None:
         wallet = self._services.wallet
-        dialog = ImportDialog(self)
-        if wallet is None or dialog.exec() != QDialog.DialogCode.Accepted:
+        if wallet is None:
             return
-        text = dialog.secret.toPlainText()
-        run_in_background(lambda: wallet.import_secret(text), self._imported, self._failed)
+        dialog = ImportDialog(self)
+        replace = self.summary is not None
 
-    def _imported(self, address: Any) -> None:
+        def start() -> None:
+            text = dialog.secret.toPlainText()
+            run_in_background(
+                lambda: wallet.import_secret(text, replace=replace), self._imported, self._failed("Not imported")
+            )
+
+        if replace:
+            self.question = ask(
+                self,
+                "Replace the wallet?",
+                "This PC already has a wallet. Export its seed phrase first if it holds funds: "
+                "the imported wallet replaces it here.",
+                lambda: self._open(dialog, start),
+            )
+        else:
+            self._open(dialog, start)
+
+    def _imported(self, address: str) -> None:
         self.show_address()
         self.message.ok(f"Wallet {address} imported")
 
     def export_wallet(self) -> None:
         wallet = self._services.wallet
-        if wallet is None or not self._confirm(
+        if wallet is None:
+            return
+        self.question = ask(
+            self,
             "Show the secret?",
-            "The seed phrase or private key will be shown on screen. Anyone who sees it "
-            "controls this wallet. Continue?",
-        ):
-            return
-        run_in_background(wallet.export_secret, self._show_secret, self._failed)
-
-    def _show_secret(self, secret: str) -> None:
-        SeedBackupDialog(secret, self).exec()
-
-    def withdraw(self) -> None:
-        wallet = self._services.wallet
-        dialog = WithdrawDialog(self._services.token_decimals, self._services.unit_symbol, self)
-        if wallet is None or dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        try:
-            to = wallet.validate_address(dialog.to_address.text())
-            amount = parse_amount(dialog.amount.text(), self._services.token_decimals)
-        except ValueError as exc:
-            self.message.error(f"Not sent: {exc}")
-            return
-        shown = format_amount(amount, self._services.token_decimals, self._services.unit_symbol)
-        if not self._confirm("Send?", f"Send {shown} to {to}? This cannot be undone."):
-            return
-        run_in_background(
-            lambda: wallet.withdraw(to, amount), lambda sig: self.message.ok(f"Sent: {sig}"), self._failed
+            "The seed phrase or private key will be shown on screen. Anyone who sees it controls this "
+            "wallet. Continue?",
+            lambda: run_in_background(wallet.export_secret, self._show_secret, self._failed("Not exported")),
         )
 
-    def _confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text)
-        return answer == QMessageBox.StandardButton.Yes
+    def _show_secret(self, secret: str) -> None:
+        self._open(SecretDialog(secret, self), lambda: None)
+
+    # -- withdraw ------------------------------------------------------------------------------
+    def withdraw(self) -> None:
+        wallet = self._services.wallet
+        if wallet is None:
+            return
+        dialog = WithdrawDialog(self._services.unit_symbol, self)
+
+        def plan() -> None:
+            asset = str(dialog.asset.currentData())
+            to, amount = dialog.to_address.text(), dialog.amount.text()
+            self.message.setText("Preparing the withdrawal…")
+            run_in_background(
+                lambda: wallet.plan_withdrawal(asset, to, amount), self._confirm_plan, self._failed("Not sent")
+            )
+
+        self._open(dialog, plan)
+
+    def _confirm_plan(self, plan: WithdrawalPlan) -> None:
+        wallet = self._services.wallet
+        assert wallet is not None
+        self.message.setText("")
+        text = plan.summary[:1].upper() + plan.summary[1:] + ".\n\nThis cannot be undone. Send?"
+        self.question = ask(
+            self,
+            "Send?",
+            text,
+            lambda: run_in_background(lambda: wallet.send_withdrawal(plan), self._sent, self._failed("Not sent")),
+        )
+
+    def _sent(self, signature: str) -> None:
+        self.last_signature = signature
+        url = self._services.explorer_url(signature)
+        shown = f'<a href="{url}">{signature}</a>' if url else signature
+        self.message.ok(f"Sent: {shown}")
+        self.refresh_balances()
