@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.icons import icon
+from hostapp.gui.notifications import Notifier
 from hostapp.gui.single_instance import SingleInstance
 from hostapp.gui.tray import TrayController
 from hostapp.gui.wiring import GuiServices
@@ -31,6 +32,7 @@ class TrayApp:
     services: GuiServices
     bridge: EventBridge
     tray: TrayController
+    notifier: Notifier
     _window: MainWindow | None = field(default=None, repr=False)
 
     @property
@@ -65,7 +67,14 @@ def build_tray_app(services: GuiServices) -> TrayApp:
         open_dashboard=lambda: holder["app"].open_dashboard(),
         quit_app=lambda: holder["app"].quit(),
     )
-    tray_app = TrayApp(services, bridge, tray)
+    notifier = Notifier(
+        tray.tray,
+        bridge,
+        lambda: services.settings.notifications,
+        services.token_decimals,
+        services.unit_symbol,
+    )
+    tray_app = TrayApp(services, bridge, tray, notifier)
     holder["app"] = tray_app
     return tray_app
 

@@ -86,3 +86,51 @@ def test_second_instance_raises_the_first(qtbot, tmp_path) -> None:
     third = SingleInstance(str(tmp_path))
     assert third.claim()  # the name is free again after the first quits
     third.release()
+
+
+def test_notifications_follow_node_events_once_each_and_obey_settings(tray_app, qtbot) -> None:
+    services, notifier = tray_app.services, tray_app.notifier
+    bus = services.bus
+    services.settings.notifications.job_started = True
+
+    def publish_all() -> None:  # the topics and fields hostapp/node.py publishes, from a worker thread
+        bus.publish("node.job_started", job_id="job-7", attempt=1, gpu="GPU-abc")
+        bus.publish("node.job_finished", job_id="job-7", attempt=1, status="succeeded")
+        bus.publish("node.payout", job_id="job-7", amount=2_500_000, signature="5sig")
+        for _ in range(2):  # the same state twice: one notification
+            bus.publish(
+                "node.state",
+                previous="working",
+                overall="paused",
+                gpu="GPU-abc",
+                state="paused",
+                headline="Paused — game running: eldenring.exe (job frozen)",
+            )
+        bus.publish(
+            "node.state",
+            previous="paused",
+            overall="error",
+            gpu="GPU-abc",
+            state="error",
+            headline="Error — Docker engine not running",
+        )
+
+    worker = threading.Thread(target=publish_all)
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: len(notifier.shown) == 5)
+    assert [(n.title, n.text) for n in notifier.shown] == [
+        ("Job started", "Job job-7 is running on GPU-abc"),
+        ("Job finished", "Job job-7 succeeded"),
+        ("Payout received", "2.50 GRID for job job-7"),
+        ("Paused for a game", "Paused — game running: eldenring.exe"),
+        ("hostapp needs you", "Error — Docker engine not running"),
+    ]
+    settings = services.settings.model_copy(deep=True)
+    settings.notifications.job_finished = False
+    services.save_settings(settings)  # what the Settings page's Save does
+    bus.publish("node.job_finished", job_id="job-8", attempt=1, status="failed")
+    bus.publish("node.payout", job_id="job-8", amount=1, signature="6sig")
+    qtbot.waitUntil(lambda: len(notifier.shown) == 6)
+    qtbot.wait(50)
+    assert notifier.shown[-1].title == "Payout received" and len(notifier.shown) == 6
