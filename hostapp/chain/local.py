@@ -55,7 +55,7 @@ class LocalChain:
     def start(self) -> str:
         """Load or create the chain, serve JSON-RPC on 127.0.0.1; returns the RPC URL."""
         from hostapp.chain.rpc import SolanaRpc
-        from hostapp.chain.server import ServerThread
+        from hostapp.loopback_server import LoopbackServer
 
         if self._server is not None:
             return str(self._server.url)
@@ -64,7 +64,9 @@ class LocalChain:
         if self._runtime.get_meta("mint") is None:
             self._genesis()
         self._load_keys()
-        self._server = ServerThread(_asgi_app(SolanaRpc(self._runtime, self.airdrop)), "local-chain-rpc")
+        self._server = LoopbackServer(
+            _asgi_app(SolanaRpc(self._runtime, self.airdrop)), "local-chain-rpc", lifespan="off"
+        )
         self._server.start()
         write_private(
             self.state_dir / ENDPOINT_FILE,

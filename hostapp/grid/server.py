@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -388,7 +387,6 @@ class LocalGrid:
         self.port = port
         self.config = config or GridConfig(demo_feed=True)
         self._server: Any = None
-        self._thread: threading.Thread | None = None
         self.service: GridService | None = None
 
     @property
@@ -396,50 +394,38 @@ class LocalGrid:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 15.0) -> str:
-        import uvicorn
+        from hostapp.loopback_server import LoopbackServer
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         store = GridStore(self.state_dir / "grid.sqlite3")
         self.service = GridService(store, self.config, self.chain)
         self.service.start()
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
-        # without it a response written in two parts waits ~40 ms for the client's delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.port))
+            self._server = LoopbackServer(
+                create_app(self.service),
+                "local-grid",
+                self.host,
+                self.port,
+                log_level="warning",
+                timeout_graceful_shutdown=2,
+            )
         except OSError:
-            sock.close()
             self.service.stop()
             store.close()
+            self.service = None
             raise
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(self.service), log_level="warning", access_log=False, timeout_graceful_shutdown=2
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="local-grid", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"local grid did not start on {self.url}")
-            time.sleep(0.01)
+        self.port = self._server.port
+        self._server.start(timeout)
         log.info("local grid listening on %s (state in %s)", self.url, self.state_dir)
         return self.url
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._server.stop()
         if self.service is not None:
             self.service.stop()
             self.service.store.close()
-        self._server = self._thread = self.service = None
+        self._server = self.service = None
 
     def __enter__(self) -> LocalGrid:
         self.start()
