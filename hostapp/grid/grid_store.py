@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hostapp.store.db import connect, migrate
+from hostapp.store.db import Store
 
 GRID_MIGRATIONS: tuple[str, ...] = (
     """
@@ -144,32 +142,19 @@ def _cuda_pair(text: str | None) -> tuple[int, int] | None:
 
 class GridStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The same SQLite plumbing as the app's own store (WAL, migrations with a backup, one locked writer).
+        self._db = Store(path, GRID_MIGRATIONS)
         self.path = path
-        self._conn = connect(path)
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        migrate(self._conn, path, GRID_MIGRATIONS)
-        self._lock = threading.RLock()
         self._next_nonce_purge = 0.0
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.transaction()
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return list(self._conn.execute(sql, params).fetchall())
+        return self._db.query(sql, params)
 
     # ------------------------------------------------------------ nonces
 

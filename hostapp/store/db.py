@@ -84,7 +84,7 @@ def _statements(script: str) -> Iterator[str]:
 class Store:
     """One writer connection guarded by a lock; WAL lets readers open their own connections."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrations: Sequence[str] = MIGRATIONS) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -96,7 +96,7 @@ class Store:
                 f"cannot open database {path} ({exc}): move it aside to start fresh, or restore a backup"
             ) from exc
         try:
-            migrate(self._conn, path)
+            migrate(self._conn, path, migrations)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"database {path} is not usable ({exc}): move it aside or restore a backup") from exc
         self._lock = threading.RLock()
