@@ -77,6 +77,9 @@ class Settings(_Section):
     # Thousandths of the user's currency per kWh: integers, like every amount in hostapp.
     electricity_milli_per_kwh: int = Field(default=0, ge=0, le=10_000_000)
     electricity_currency: str = Field(default="EUR", min_length=1, max_length=8)
+    # What one whole grid token is worth to the user, in thousandths of electricity_currency
+    # (0: unknown, and earnings are shown in tokens beside the electricity cost, not netted).
+    token_price_milli: int = Field(default=0, ge=0, le=10**15)
     payout_address: str | None = None
 
 

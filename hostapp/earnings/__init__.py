@@ -6,9 +6,11 @@ from hostapp.earnings.queries import (
     EarningsQueries,
     GpuTotal,
     LedgerEntry,
+    PayoutEntry,
     Period,
     Totals,
     electricity_cost_milli,
+    token_value_milli,
 )
 
 __all__ = [
@@ -17,7 +19,9 @@ __all__ = [
     "EarningsQueries",
     "GpuTotal",
     "LedgerEntry",
+    "PayoutEntry",
     "Period",
     "Totals",
     "electricity_cost_milli",
+    "token_value_milli",
 ]

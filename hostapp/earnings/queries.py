@@ -85,6 +85,33 @@ def electricity_cost_milli(energy_mwh: int, price_milli_per_kwh: int) -> int:
     return (energy_mwh * price_milli_per_kwh + 500_000) // 1_000_000
 
 
+def token_value_milli(amount: int, decimals: int, price_milli_per_token: int) -> int:
+    """What `amount` base units are worth in thousandths of the currency, rounded half up."""
+    scale = 10**decimals
+    value: int = (amount * price_milli_per_token + scale // 2) // scale
+    return value
+
+
+@dataclass(frozen=True)
+class PayoutEntry:
+    signature: str
+    amount: int  # token base units
+    at: float  # when the paid work ended (ledger) or the transfer was seen (payouts table)
+    jobs: int  # ledger rows this transfer paid (0: seen on chain only)
+
+
+_PAYOUTS_SQL = """
+SELECT signature, amount, at, jobs FROM (
+    SELECT payout_signature AS signature, SUM(amount) AS amount,
+           MAX(COALESCE(ended_at, started_at)) AS at, COUNT(*) AS jobs
+    FROM ledger WHERE payout_signature IS NOT NULL GROUP BY payout_signature
+    UNION ALL
+    SELECT signature, amount, received_at, 0 FROM payouts
+    WHERE signature NOT IN (SELECT payout_signature FROM ledger WHERE payout_signature IS NOT NULL)
+) ORDER BY at DESC LIMIT ?
+"""
+
+
 def local_midnight(now: dt.datetime) -> dt.datetime:
     """Start of `now`'s local day (aware datetimes only)."""
     if now.tzinfo is None:
@@ -195,12 +222,11 @@ class EarningsQueries:
             (start,),
         )
 
-    def payouts(self, limit: int = 200) -> list[tuple[str, int, float]]:
-        """(signature, amount, received_at) of payouts seen on chain, newest first."""
-        rows = self._conn.execute(
-            "SELECT signature, amount, received_at FROM payouts ORDER BY received_at DESC LIMIT ?", (limit,)
-        )
-        return [(str(r[0]), int(r[1]), float(r[2])) for r in rows]
+    def payouts(self, limit: int = 200) -> list[PayoutEntry]:
+        """Payout transfers, newest first: the ledger's payout signatures (one transfer may pay several
+        attempts), plus transfers seen on chain that no ledger row names."""
+        rows = self._conn.execute(_PAYOUTS_SQL, (limit,))
+        return [PayoutEntry(str(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows]
 
 
 def _entry(row: sqlite3.Row | tuple[object, ...]) -> LedgerEntry:

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hostapp.config.paths import AppPaths
@@ -33,6 +33,7 @@ from hostapp.schedule.policy_file import load_policy, policy_path, save_policy
 
 if TYPE_CHECKING:
     from hostapp.app import Services
+    from hostapp.autostart import Autostart
     from hostapp.doctor import DoctorReport
     from hostapp.earnings import EarningsQueries
     from hostapp.store import Store
@@ -181,6 +182,12 @@ class CoreNode:
             self.node.update_policy(policy_rules.snooze_indefinitely)
 
 
+def _platform_autostart() -> Autostart:
+    from hostapp.autostart import for_this_platform
+
+    return for_this_platform()
+
+
 @dataclass
 class GuiServices:
     """Everything the pages talk to. Tests build one over a temporary HOSTAPP_HOME."""
@@ -195,6 +202,7 @@ class GuiServices:
     wallet: WalletActions | None
     earnings: Callable[[], EarningsQueries]  # a fresh reader: call from the thread that uses it
     run_doctor: Callable[[], DoctorReport]
+    autostart: Callable[[], Autostart] = field(default_factory=lambda: _platform_autostart)
     token_decimals: int = 6
     unit_symbol: str = "GRID"
     explorer_url: Callable[[str], str | None] = lambda _signature: None  # None: no public explorer (localnet)

@@ -123,6 +123,10 @@ MIGRATIONS: tuple[str, ...] = (
             jobs = jobs + 1, energy_mwh = energy_mwh + excluded.energy_mwh;
     END;
     """,
+    # 5: the earnings page lists payouts by signature (a partial index: most rows are unpaid)
+    """
+    CREATE INDEX ledger_payout_signature ON ledger (payout_signature) WHERE payout_signature IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -40,7 +40,10 @@ def fail_on_qt_warnings() -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def gui_services(hostapp_home: Path, qapp: object):  # type: ignore[no-untyped-def]
+def gui_services(hostapp_home: Path, qapp: object, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    # The autostart toggle writes real XDG autostart files: into this test's folder, not ~/.config.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(hostapp_home / "xdg-config"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(hostapp_home / "xdg-config-dirs"))
     from hostapp.app import build_services
     from hostapp.gui.wiring import build_gui_services
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex, QPoint, Qt
@@ -128,6 +130,36 @@ def test_earnings_page_pages_the_ledger_charts_and_exports(tray_app, qtbot, tmp_
     assert page.message.text() == "Exported 450 rows"
 
 
+def test_earnings_payouts_with_explorer_links_and_value_net_of_electricity(tray_app, qtbot) -> None:
+    services = tray_app.services
+    ledger = Ledger(services.store)
+    now = time.time()
+    for job in ("p1", "p2"):
+        ledger.start(job, 1, "GPU-abc", 1000, started_at=now - 120)
+        ledger.credit(job, 1, 100, 1_500_000, ended_at=now - 20)
+        ledger.mark_paid(job, 1, "5Kq9sig")
+    services.store.execute("UPDATE ledger SET energy_mwh = 20000 WHERE job_id = 'p1'")  # 0.02 kWh measured
+    settings = services.settings.model_copy(deep=True)
+    settings.electricity_milli_per_kwh, settings.token_price_milli = 400, 2000  # 0.40 /kWh; 1 GRID = 2.000
+    services.save_settings(settings)
+    page = tray_app.window.pages["Earnings"]
+    services.bus.publish("node.payout", job_id="p2", amount=1_500_000, signature="5Kq9sig")
+    qtbot.waitUntil(lambda: page.payouts.rowCount() == 1)
+    assert [page.payouts.item(0, c).text() for c in (1, 2, 3)] == ["3.00 GRID", "2", "5Kq9sig"]
+    assert page.payouts.cellWidget(0, 3) is None  # localnet: no public explorer, the signature itself
+    assert page.summary.text().endswith(
+        "3.00 GRID earned ≈ 6.00 EUR · electricity 0.02 kWh = 0.008 EUR · net 5.992 EUR"
+    )
+
+    settings = services.settings.model_copy(deep=True)
+    settings.solana.cluster = "devnet"
+    services.save_settings(settings)
+    page.refresh()
+    link = page.payouts.cellWidget(0, 3)
+    assert 'href="https://explorer.solana.com/tx/5Kq9sig?cluster=devnet"' in link.text()
+    assert sum(page.gpu_chart.values) == 3_000_000
+
+
 def test_jobs_page_history_search_and_live_log(tray_app, qtbot) -> None:
     store = tray_app.services.store
     for job, status in (("alpha-1", "succeeded"), ("beta-2", "failed")):
@@ -166,6 +198,49 @@ def test_settings_page_saves_valid_input_and_refuses_bad(tray_app) -> None:
     page.save()
     assert page.message.text().startswith("Not saved: electricity price 'cheap' is not a number")
     assert settings_file.read_text() == saved
+
+
+def test_settings_autostart_toggle_writes_the_real_xdg_entry_and_token_value(tray_app) -> None:
+    page = tray_app.window.pages["Settings"]
+    entry = Path(os.environ["XDG_CONFIG_HOME"]) / "autostart" / "io.hostapp.HostApp.desktop"
+    assert page.autostart.isEnabled() and not page.autostart.isChecked() and not entry.exists()
+    page.autostart.setChecked(True)
+    page.token_price.setText("0.125")
+    page.save()
+    assert page.message.text() == "Saved"
+    assert "-m hostapp gui" in entry.read_text() and "X-GNOME-Autostart-enabled=true" in entry.read_text()
+    assert tray_app.services.settings.autostart and tray_app.services.settings.token_price_milli == 125
+    page.token_price.setText("-1")
+    page.save()
+    assert page.message.text() == "Not saved: token value: a positive number with at most 3 decimals"
+    page.load()
+    page.autostart.setChecked(False)
+    page.save()
+    assert not entry.exists() and not tray_app.services.settings.autostart
+
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    entry.write_text("[Desktop Entry]\nType=Application\nName=HostApp\nExec=hostapp gui\n")
+    page.load()  # the box shows what the desktop really has, not only what settings.json says
+    assert page.autostart.isChecked()
+
+
+def test_status_colours_follow_a_dark_system_theme(tray_app, qapp, qtbot) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    tray_app.window.show()
+    message = tray_app.window.show_page("Settings").message  # hidden widgets get the change when shown
+    message.error("Not saved: x")
+    assert "#c62828" in message.styleSheet()
+    original = qapp.palette()
+    dark = QPalette(original)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#e8eaed"))
+    qapp.setPalette(dark)  # what Qt does when the desktop switches to its dark scheme
+    try:
+        qtbot.waitUntil(lambda: "#ef9a9a" in message.styleSheet(), timeout=2000)
+    finally:
+        qapp.setPalette(original)
+    qtbot.waitUntil(lambda: "#c62828" in message.styleSheet(), timeout=2000)
 
 
 @pytest.mark.docker

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QMessageBox, QVBoxLayout, QWidget
 
 
@@ -40,19 +42,56 @@ def duration_text(seconds: int | None) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
+# (on a light background, on a dark one): the theme follows the system's light/dark scheme.
+STATUS_COLOURS = {"ok": ("#2e7d32", "#81c784"), "warn": ("#b26a00", "#ffb74d"), "error": ("#c62828", "#ef9a9a")}
+
+
+def is_dark(_widget: QWidget | None = None) -> bool:
+    # The application palette: Qt replaces it when the desktop switches light/dark, while a
+    # widget that has a style sheet keeps the palette it was polished with.
+    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def status_colour(kind: str, widget: QWidget) -> str:
+    light, dark = STATUS_COLOURS[kind]
+    return dark if is_dark(widget) else light
+
+
 class Message(QLabel):
-    """A one-line status under a form: green for done, red for what went wrong and what to do."""
+    """A one-line status under a form: green for done, red for what went wrong and what to do.
+    Its colour is picked for the current palette and again when the system theme changes."""
 
     def __init__(self) -> None:
         super().__init__("")
         self.setWordWrap(True)
+        self.kind = "ok"
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            # A widget whose ancestors' palette is fixed gets no PaletteChange: follow the app's.
+            app.paletteChanged.connect(self._on_app_palette)
+
+    def _on_app_palette(self, _palette: QPalette) -> None:
+        if self.text():
+            self._paint_kind()
+
+    def _paint_kind(self) -> None:
+        sheet = f"color: {status_colour(self.kind, self)};"
+        if self.styleSheet() != sheet:  # setting a style sheet sends a palette change: no loop
+            self.setStyleSheet(sheet)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange) and self.text():
+            self._paint_kind()
 
     def ok(self, text: str) -> None:
-        self.setStyleSheet("color: #2e7d32;")
+        self.kind = "ok"
+        self._paint_kind()
         self.setText(text)
 
     def error(self, text: str) -> None:
-        self.setStyleSheet("color: #c62828;")
+        self.kind = "error"
+        self._paint_kind()
         self.setText(text)
 
 

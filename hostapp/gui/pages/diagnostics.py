@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import Message, heading
+from hostapp.gui.pages.common import Message, heading, status_colour
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 
-STATUS_COLOURS = {"OK": "#2e7d32", "WARN": "#b26a00", "FAIL": "#c62828"}
+STATUS_KINDS = {"OK": "ok", "WARN": "warn", "FAIL": "error"}
 
 
 class DiagnosticsPage(QWidget):
@@ -65,7 +65,7 @@ class DiagnosticsPage(QWidget):
         for check in report.checks:
             status = str(check.status.value)
             item = QTreeWidgetItem([status, check.id, check.summary])
-            item.setForeground(0, QBrush(QColor(STATUS_COLOURS.get(status, "#000000"))))
+            item.setForeground(0, QBrush(QColor(status_colour(STATUS_KINDS.get(status, "error"), self))))
             if check.hint and status != "OK":
                 QTreeWidgetItem(item, ["", "fix", check.hint])
                 item.setExpanded(True)

@@ -15,11 +15,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from hostapp.earnings import EarningsQueries, LedgerEntry, Period, electricity_cost_milli
+from hostapp.earnings import EarningsQueries, LedgerEntry, Period, electricity_cost_milli, token_value_milli
 from hostapp.earnings.export import export_csv
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, duration_text, heading, when_text
@@ -28,9 +31,15 @@ from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 
 PAGE_SIZE = 200
+PAYOUT_ROWS = 200
+PAYOUT_HEADERS = ["Time", "Amount", "Jobs", "Signature"]
 PERIOD_LABELS = {Period.DAY: "24 h", Period.WEEK: "7 days", Period.MONTH: "30 days", Period.ALL: "All"}
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+def _short_gpu(uuid: str) -> str:
+    return "CPU" if not uuid else (uuid if len(uuid) <= 16 else uuid[:12] + "…")
 
 
 class LedgerTableModel(QAbstractTableModel):
@@ -132,7 +141,13 @@ class EarningsPage(QWidget):
         self.chart = BarChart()
         layout.addWidget(self.chart, 2)
         self.per_gpu = QLabel()
-        layout.addWidget(self.per_gpu)
+        per_gpu_row = QHBoxLayout()
+        self.gpu_chart = BarChart()
+        self.gpu_chart.setMaximumHeight(150)
+        per_gpu_row.addWidget(self.gpu_chart, 1)
+        self.per_gpu.setWordWrap(True)
+        per_gpu_row.addWidget(self.per_gpu, 1)
+        layout.addLayout(per_gpu_row, 1)
 
         self.model = LedgerTableModel(self._queries, services.token_decimals)
         self.table = QTableView()
@@ -140,17 +155,45 @@ class EarningsPage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
-        layout.addWidget(self.table, 3)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Jobs")
+        self.payouts = QTableWidget(0, len(PAYOUT_HEADERS))
+        self.payouts.setHorizontalHeaderLabels(PAYOUT_HEADERS)
+        self.payouts.horizontalHeader().setStretchLastSection(True)
+        self.payouts.verticalHeader().setVisible(False)
+        self.payouts.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.tabs.addTab(self.payouts, "Payouts")
+        layout.addWidget(self.tabs, 3)
         self.message = Message()
         layout.addWidget(self.message)
 
         self.show_period(Period.WEEK)
+        self.show_payouts()
+        bridge.on("node.payout", self, lambda _data: self.refresh())
         bridge.on("ledger.*", self, lambda _data: self.refresh())
         bridge.on("job.finished", self, lambda _data: self.refresh())
 
     def refresh(self) -> None:
         self.show_period(self.period)
         self.model.reload()
+        self.show_payouts()
+
+    def show_payouts(self) -> None:
+        """Transfers with their signatures; a link to the cluster's explorer where there is one."""
+        decimals, symbol = self._services.token_decimals, self._services.unit_symbol
+        payouts = self._queries.payouts(PAYOUT_ROWS)
+        self.payouts.setRowCount(len(payouts))
+        for row, payout in enumerate(payouts):
+            self.payouts.setItem(row, 0, QTableWidgetItem(when_text(payout.at)))
+            self.payouts.setItem(row, 1, QTableWidgetItem(format_amount(payout.amount, decimals, symbol)))
+            self.payouts.setItem(row, 2, QTableWidgetItem(str(payout.jobs) if payout.jobs else "—"))
+            url = self._services.explorer_url(payout.signature)
+            self.payouts.setItem(row, 3, QTableWidgetItem(payout.signature))
+            if url:
+                link = QLabel(f'<a href="{url}">{payout.signature}</a>')
+                link.setOpenExternalLinks(True)
+                link.setToolTip(url)
+                self.payouts.setCellWidget(row, 3, link)
 
     def show_period(self, period: Period) -> None:
         self.period = period
@@ -168,16 +211,28 @@ class EarningsPage(QWidget):
         peak = max(values, default=0)
         self.chart.set_data(labels, values, f"max {format_amount(peak, decimals, symbol)} per bar")
         energy = self._queries.energy_since(since)
-        settings = self._services.settings
-        cost = electricity_cost_milli(energy, settings.electricity_milli_per_kwh)
-        self.summary.setText(
-            f"{PERIOD_LABELS[period]}: {format_amount(total, decimals, symbol)} earned · "
-            f"electricity {format_amount(energy, 6)} kWh = {format_amount(cost, 3)} {settings.electricity_currency}"
-        )
+        self.summary.setText(f"{PERIOD_LABELS[period]}: " + self.value_text(total, energy))
         gpus = self._queries.per_gpu(since)
+        self.gpu_chart.set_data([_short_gpu(g.gpu_uuid) for g in gpus], [g.amount for g in gpus], "per GPU")
         self.per_gpu.setText(
             "Per GPU: "
-            + (" · ".join(f"{g.gpu_uuid or 'CPU'} {format_amount(g.amount, decimals, symbol)}" for g in gpus) or "—")
+            + (" · ".join(f"{_short_gpu(g.gpu_uuid)} {format_amount(g.amount, decimals, symbol)}" for g in gpus) or "—")
+        )
+
+    def value_text(self, earned: int, energy_mwh: int) -> str:
+        """Earnings beside the electricity they cost, and net of it when the user gave the token a value.
+        Integers throughout: base units, mWh, thousandths of the currency."""
+        decimals, symbol = self._services.token_decimals, self._services.unit_symbol
+        settings = self._services.settings
+        currency = settings.electricity_currency
+        cost = electricity_cost_milli(energy_mwh, settings.electricity_milli_per_kwh)
+        electricity = f"electricity {format_amount(energy_mwh, 6)} kWh = {format_amount(cost, 3)} {currency}"
+        if not settings.token_price_milli:
+            return f"{format_amount(earned, decimals, symbol)} earned · {electricity}"
+        value = token_value_milli(earned, decimals, settings.token_price_milli)
+        return (
+            f"{format_amount(earned, decimals, symbol)} earned ≈ {format_amount(value, 3)} {currency} · "
+            f"{electricity} · net {format_amount(value - cost, 3)} {currency}"
         )
 
     def _hourly(self, now: dt.datetime) -> tuple[list[str], list[int]]:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from hostapp.config.settings import Settings
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, heading
+from hostapp.gui.viewmodels import one_line
 from hostapp.gui.wiring import GuiServices
 
 CLUSTERS = ("localnet", "devnet", "mainnet-beta", "custom")
@@ -33,14 +34,14 @@ NOTIFICATIONS = {
 }
 
 
-def parse_price_milli(text: str) -> int:
-    """ "0.32" (currency per kWh) → 320 thousandths; ValueError with a one-line reason."""
+def parse_price_milli(text: str, what: str = "electricity price") -> int:
+    """ "0.32" (currency) → 320 thousandths; ValueError with a one-line reason."""
     try:
-        value = Decimal(text.strip() or "0")
+        value = Decimal(text.strip().replace(",", ".") or "0")
     except InvalidOperation:
-        raise ValueError(f"electricity price {text!r} is not a number: use e.g. 0.32") from None
-    if value < 0 or value.as_tuple().exponent < -3:  # type: ignore[operator]
-        raise ValueError("electricity price: a positive number with at most 3 decimals")
+        raise ValueError(f"{what} {text!r} is not a number: use e.g. 0.32") from None
+    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -3:  # type: ignore[operator]
+        raise ValueError(f"{what}: a positive number with at most 3 decimals")
     return int(value * 1000)
 
 
@@ -75,6 +76,8 @@ class SettingsPage(QWidget):
         self.cache_mb.setSuffix(" MB")
         self.autostart = QCheckBox("Start hostapp when I log in")
         self.price = QLineEdit()
+        self.token_price = QLineEdit()
+        self.token_price.setPlaceholderText("optional: to show earnings net of electricity")
         self.currency = QLineEdit()
         self.currency.setMaxLength(8)
         self.notifications = {key: QCheckBox(label) for key, label in NOTIFICATIONS.items()}
@@ -90,6 +93,7 @@ class SettingsPage(QWidget):
         price_row.addWidget(self.price)
         price_row.addWidget(self.currency)
         form.addRow("Electricity price per kWh", price_row)
+        form.addRow(f"Value of 1 {services.unit_symbol}", self.token_price)
         for box in self.notifications.values():
             form.addRow("Notify" if box is next(iter(self.notifications.values())) else "", box)
         layout.addLayout(form)
@@ -115,8 +119,9 @@ class SettingsPage(QWidget):
         self.memory_mb.setValue(s.jobs.memory_mb)
         self.cpus.setValue(s.jobs.cpus)
         self.cache_mb.setValue(s.image_cache.budget_mb)
-        self.autostart.setChecked(s.autostart)
+        self.load_autostart()
         self.price.setText(price_text(s.electricity_milli_per_kwh))
+        self.token_price.setText(price_text(s.token_price_milli) if s.token_price_milli else "")
         self.currency.setText(s.electricity_currency)
         for key, box in self.notifications.items():
             box.setChecked(bool(getattr(s.notifications, key)))
@@ -135,14 +140,38 @@ class SettingsPage(QWidget):
         data["image_cache"]["budget_mb"] = self.cache_mb.value()
         data["autostart"] = self.autostart.isChecked()
         data["electricity_milli_per_kwh"] = parse_price_milli(self.price.text())
+        data["token_price_milli"] = parse_price_milli(self.token_price.text(), what="token value")
         data["electricity_currency"] = self.currency.text().strip()
         for key, box in self.notifications.items():
             data["notifications"][key] = box.isChecked()
         return Settings.model_validate(data)
 
+    def load_autostart(self) -> None:
+        """The checkbox shows what the platform really has (the user may have removed the entry)."""
+        try:
+            autostart = self._services.autostart()
+            self.autostart.setEnabled(autostart.supported)
+            self.autostart.setToolTip(autostart.reason)
+            self.autostart.setChecked(autostart.supported and autostart.is_enabled())
+        except Exception as exc:  # a broken registry or plist: say so, keep the page usable
+            self.autostart.setEnabled(False)
+            self.autostart.setToolTip(one_line(exc))
+
+    def _apply_autostart(self, wanted: bool) -> None:
+        from hostapp.autostart import AutostartError
+
+        autostart = self._services.autostart()
+        if not autostart.supported or autostart.is_enabled() == wanted:
+            return
+        try:
+            autostart.enable() if wanted else autostart.disable()
+        except (AutostartError, OSError) as exc:
+            raise ValueError(f"start at login not changed: {one_line(exc)}") from None
+
     def save(self) -> None:
         try:
             settings = self.edited()
+            self._apply_autostart(settings.autostart)
             self._services.save_settings(settings)
         except ValidationError as exc:
             error = exc.errors()[0]
@@ -150,6 +179,7 @@ class SettingsPage(QWidget):
             self.message.error(f"Not saved: {where}: {error['msg']}")
             return
         except (ValueError, OSError) as exc:
-            self.message.error(f"Not saved: {exc}")
+            self.message.error(f"Not saved: {one_line(exc)}")
             return
+        self.load_autostart()
         self.message.ok("Saved")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hostapp.earnings import EarningsQueries, Period, electricity_cost_milli
+from hostapp.earnings import EarningsQueries, Period, electricity_cost_milli, token_value_milli
 from hostapp.earnings.export import CSV_HEADER, decimal_text, export_csv
 from hostapp.ledger import Ledger
 from hostapp.store import Store
@@ -133,3 +133,29 @@ def test_electricity_cost_rounds_half_up_in_integers() -> None:
     assert electricity_cost_milli(2, 250_000) == 1  # 0.5 milli rounds up
     assert electricity_cost_milli(0, 999) == 0
     assert decimal_text(-1234567, 6) == "-1.234567"
+
+
+def test_token_value_is_exact_integer_thousandths() -> None:
+    assert token_value_milli(1_500_000, 6, 125) == 188  # 1.5 tokens at 0.125 = 0.1875 → 0.188
+    assert token_value_milli(10**30, 6, 1) == 10**24  # no float anywhere: huge amounts stay exact
+    assert token_value_milli(0, 6, 999) == 0
+
+
+def test_payouts_group_ledger_rows_by_signature_and_add_chain_only_transfers(store: Store) -> None:
+    ledger = Ledger(store)
+    now = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
+    for job, amount in (("a", 100), ("b", 250), ("c", 7)):
+        _credit(ledger, job, now - dt.timedelta(hours=len(job)), amount)
+    ledger.mark_paid("a", 1, "SIG-1")
+    ledger.mark_paid("b", 1, "SIG-1")  # one transfer paid two attempts
+    store.execute(
+        "INSERT INTO payouts (signature, amount, mint, received_at) VALUES (?, ?, ?, ?)",
+        ("SIG-CHAIN", 40, "mint", (now + dt.timedelta(hours=1)).timestamp()),
+    )
+    store.execute(  # seen on chain and named by the ledger: listed once
+        "INSERT INTO payouts (signature, amount, mint, received_at) VALUES (?, ?, ?, ?)",
+        ("SIG-1", 350, "mint", now.timestamp()),
+    )
+    payouts = EarningsQueries(store.reader()).payouts()
+    assert [(p.signature, p.amount, p.jobs) for p in payouts] == [("SIG-CHAIN", 40, 0), ("SIG-1", 350, 2)]
+    assert EarningsQueries(store.reader()).payouts(limit=1)[0].signature == "SIG-CHAIN"
