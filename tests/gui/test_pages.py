@@ -252,3 +252,27 @@ def test_diagnostics_runs_the_doctor_off_the_gui_thread(tray_app, qtbot) -> None
     ids = [page.tree.topLevelItem(i).text(1) for i in range(page.tree.topLevelItemCount())]
     assert ids[:2] == ["docker", "gpu"]
     assert page.tree.topLevelItem(0).text(0) == "OK"  # the real engine is running
+
+
+def test_diagnostics_exports_a_redacted_bundle_off_the_gui_thread(tray_app, qtbot, tmp_path) -> None:
+    import zipfile
+
+    from hostapp.logs import REDACTED, redactor
+
+    paths = tray_app.services.paths
+    redactor.register("hunter2-wallet-passphrase")
+    (paths.logs / "hostapp.log").write_text("started\npassphrase hunter2-wallet-passphrase\n", encoding="utf-8")
+    page = tray_app.window.pages["Diagnostics"]
+    out = tmp_path / "bundle.zip"
+    page.export_bundle(str(out))
+    assert not page.bundle_button.isEnabled()
+    qtbot.waitUntil(lambda: page.bundle_button.isEnabled(), timeout=60_000)
+    assert page.message.text().startswith(f"Saved {out}")
+    with zipfile.ZipFile(out) as archive:
+        log = archive.read("logs/hostapp.log").decode()
+        assert "hunter2" not in log and REDACTED in log
+        assert "checks" in archive.read("doctor.json").decode()
+
+    page.export_bundle(str(tmp_path))  # a folder: refused with a one-line dialog
+    qtbot.waitUntil(lambda: page.error_box is not None, timeout=60_000)
+    assert page.error_box.windowTitle() == "Bundle not saved" and "is a folder" in page.error_box.text()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QBrush, QColor, QDesktopServices
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -18,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import Message, heading, status_colour
+from hostapp.gui.pages.common import Message, heading, show_error, status_colour
+from hostapp.gui.viewmodels import one_line
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 
@@ -38,8 +43,11 @@ class DiagnosticsPage(QWidget):
         self.run_button.clicked.connect(self.run_checks)
         open_logs = QPushButton("Open logs folder")
         open_logs.clicked.connect(self.open_logs)
+        self.bundle_button = QPushButton("Export redacted log bundle…")
+        self.bundle_button.clicked.connect(self.ask_bundle)
         buttons.addWidget(self.run_button)
         buttons.addWidget(open_logs)
+        buttons.addWidget(self.bundle_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.tree = QTreeWidget()
@@ -52,6 +60,7 @@ class DiagnosticsPage(QWidget):
         self.message = Message()
         layout.addWidget(self.message)
         self.report: Any = None
+        self.error_box: QMessageBox | None = None
 
     def run_checks(self) -> None:
         self.run_button.setEnabled(False)
@@ -81,3 +90,33 @@ class DiagnosticsPage(QWidget):
 
     def open_logs(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._services.paths.logs)))
+
+    def ask_bundle(self) -> None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export a redacted log bundle", f"hostapp-diagnostics-{stamp}.zip", "Zip (*.zip)"
+        )
+        if path:
+            self.export_bundle(path)
+
+    def export_bundle(self, path: str) -> None:
+        """Zips logs + doctor + settings, each redacted (hostapp.diagnostics), on a worker thread."""
+        from hostapp.diagnostics import export_bundle
+
+        services = self._services
+        self.bundle_button.setEnabled(False)
+        self.message.setText("Collecting logs and running the checks…")
+        run_in_background(
+            lambda: export_bundle(services.paths, Path(path), lambda: services.run_doctor().to_json()),
+            self._bundled,
+            self._bundle_failed,
+        )
+
+    def _bundled(self, bundle: Any) -> None:
+        self.bundle_button.setEnabled(True)
+        self.message.ok(f"Saved {bundle.path} ({len(bundle.files)} files, secrets redacted)")
+
+    def _bundle_failed(self, exc: Exception) -> None:
+        self.bundle_button.setEnabled(True)
+        self.message.setText("")
+        self.error_box = show_error(self, "Bundle not saved", one_line(exc))
