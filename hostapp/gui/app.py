@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.icons import icon
@@ -34,6 +35,7 @@ class TrayApp:
     tray: TrayController
     notifier: Notifier
     _window: MainWindow | None = field(default=None, repr=False)
+    wizard: QWidget | None = field(default=None, repr=False)
 
     @property
     def window(self) -> MainWindow:
@@ -91,8 +93,19 @@ def ensure_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def start_node(services: GuiServices, tray_app: TrayApp) -> None:
-    """Starts the core node off the GUI thread; its problem (no wallet yet, Docker down) shows in the tray."""
+NO_WALLET = "set up a wallet first: the setup window is open"
+
+
+def wallet_ready(services: GuiServices) -> bool:
+    """A wallet whose seed backup is confirmed exists (reads the keyring record: a worker-thread call)."""
+    summary = services.wallet.summary() if services.wallet is not None else None
+    return summary is not None and summary.backup_confirmed
+
+
+def start_or_set_up(services: GuiServices, tray_app: TrayApp, set_up: Callable[[], None]) -> None:
+    """After the tray icon shows: on a worker thread, start the core node (Docker, grid, wallet key)
+    if a wallet is ready; otherwise call `set_up` (the first-run wizard) on the GUI thread. A node
+    that cannot start (Docker down, grid refused) shows as *Stopped — reason* in the tray."""
     from hostapp.gui.wiring import CoreNode
     from hostapp.gui.workers import run_in_background
 
@@ -100,10 +113,34 @@ def start_node(services: GuiServices, tray_app: TrayApp) -> None:
     if not isinstance(node, CoreNode):
         return
 
-    def show(_result: object) -> None:
+    def check_and_start() -> bool:
+        if not wallet_ready(services):
+            return False
+        node.start_blocking()
+        return True
+
+    def done(started: bool) -> None:
+        if not started:
+            node.problem = NO_WALLET
+            set_up()
         tray_app.tray.apply_status(node.status())
 
-    run_in_background(node.start_blocking, show, lambda _exc: tray_app.tray.apply_status(node.status()))
+    run_in_background(check_and_start, done, lambda _exc: tray_app.tray.apply_status(node.status()))
+
+
+def show_wizard(services: GuiServices, tray_app: TrayApp) -> None:
+    from hostapp.gui.wizard import FirstRunWizard
+
+    wizard = FirstRunWizard(services)
+    tray_app.wizard = wizard  # kept alive while open
+
+    def finished(_code: int) -> None:
+        services.store.set_kv(FIRST_RUN_KEY, "1")
+        # Started only with a confirmed wallet; otherwise the tray keeps saying why it is stopped.
+        start_or_set_up(services, tray_app, lambda: None)
+
+    wizard.finished.connect(finished)
+    wizard.show()
 
 
 def run(show_window: bool = False) -> int:
@@ -124,15 +161,7 @@ def run(show_window: bool = False) -> int:
     tray_app.tray.show()
     # The window (every page) is built right after the event loop starts, not before the icon.
     QTimer.singleShot(0, lambda: tray_app.window)
-    start_node(services, tray_app)
-    first_run = services.store.get_kv(FIRST_RUN_KEY) is None
-    if first_run:
-        from hostapp.gui.wizard import FirstRunWizard
-
-        wizard = FirstRunWizard(services)
-        wizard.finished.connect(lambda _code: services.store.set_kv(FIRST_RUN_KEY, "1"))
-        wizard.finished.connect(lambda _code: services.node.start())  # a wallet may exist now
-        wizard.show()
+    QTimer.singleShot(0, lambda: start_or_set_up(services, tray_app, lambda: show_wizard(services, tray_app)))
     if show_window or not QSystemTrayIcon.isSystemTrayAvailable():
         if not QSystemTrayIcon.isSystemTrayAvailable():
             log.warning("no system tray on this desktop: closing the window quits hostapp")

@@ -113,6 +113,8 @@ class NodeStatus:
     @property
     def headline(self) -> str:
         """ "Paused — game running: eldenring.exe": the tray tooltip and the dashboard title."""
+        if self.text and (not self.reason or self.reason in self.text):
+            return self.text  # the node's own words ("Snoozed until 21:30 (job frozen)")
         if not self.reason:
             return self.label
         if self.reason.lower().startswith(self.label.lower()):
@@ -129,8 +131,8 @@ class NodeStatus:
         # A slot's headline describes the whole node only when that slot sets the overall state.
         text = str(headline) if headline and data.get("state", overall) == overall else None
         reason = str(data.get("reason") or "")
-        if not reason and text and " — " in text:
-            reason = text.split(" — ", 1)[1]
+        if not reason and text and text != STATE_LABELS[state]:
+            reason = text.split(" — ", 1)[1] if " — " in text else text
         job = None
         job_data = data.get("job")
         if not isinstance(job_data, Mapping):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -130,9 +131,16 @@ class CoreNode:
         self._start_node = start_node
         self.node: Any = None
         self.problem: str | None = None
+        self._starting = threading.Lock()
 
     def start_blocking(self) -> None:
         """Builds and starts the core node (Docker, grid, wallet key): call on a worker thread."""
+        with self._starting:  # the tray's Start and the wizard's end may both ask
+            if self.node is not None:
+                return
+            self._start_locked()
+
+    def _start_locked(self) -> None:
         try:
             self.node = self._start_node()
             self.problem = None
