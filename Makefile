@@ -6,8 +6,8 @@ setup:
 test:
 	bash scripts/test.sh
 
-run: setup
-	.venv/bin/hostapp
+run:
+	bash scripts/run.sh
 
 node: setup
 	.venv/bin/hostapp node

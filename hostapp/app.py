@@ -10,6 +10,7 @@ import functools
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from hostapp.gpu.telemetry import TelemetrySampler
     from hostapp.grid.client import GridClient
     from hostapp.grid.server import LocalGrid
+    from hostapp.jobs.definition import MachineCaps
     from hostapp.jobs.runner import JobRunner
     from hostapp.node import Node
     from hostapp.store import Store
@@ -72,6 +74,9 @@ class Services:
 
     context: AppContext
     bus: EventBus = field(default_factory=EventBus)
+    # Asked when the wallet key is in a passphrase-encrypted file (no secure keyring): a terminal
+    # prompt for the CLI and node, a dialog for the GUI.
+    passphrase: Callable[[bool], str | None] | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _started: list[Any] = field(default_factory=list, repr=False)
 
@@ -124,7 +129,7 @@ class Services:
     def wallet(self) -> WalletService:
         from hostapp.wallet.service import WalletService
 
-        return WalletService(self.paths, self.settings, self.bus)
+        return WalletService(self.paths, self.settings, self.bus, passphrase=self.passphrase)
 
     @functools.cached_property
     def gpu(self) -> GpuStack:
@@ -204,6 +209,7 @@ class Services:
             foreign=_ForeignAdapter(gpu),
         )
         config = NodeConfig(
+            machine=self.machine_caps(),
             app_version=__version__,
             payout_address=self.settings.payout_address,
             gpu_details=[g.to_json() for g in detection.gpus if g.uuid in uuids],
@@ -221,6 +227,15 @@ class Services:
             gpus=uuids,
             config=config,
         )
+
+    def machine_caps(self) -> MachineCaps:
+        """What jobs may use on this machine: the NVIDIA runtime (asked of the engine once) and the GPUs' VRAM."""
+        from hostapp.engine import gpu_runtime
+        from hostapp.jobs.definition import MachineCaps
+
+        ok, detail = gpu_runtime(self.docker.info())
+        vram = [g.memory_total_bytes // 2**20 for g in self.gpu.detection.gpus]
+        return MachineCaps(nvidia_runtime=ok, runtime_detail=detail, gpu_vram_mb=min(vram) if vram else None)
 
     def start_node(self) -> Node:
         """Start telemetry, the node and the control socket (what `hostapp node` and the tray app run)."""

@@ -6,6 +6,7 @@ rows (hostapp/earnings reads them); nothing else keeps a running balance that co
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -34,10 +35,10 @@ class LedgerRow:
 
 
 def billed_amount(run_seconds: float, rate_per_second: int, timeout_seconds: int) -> tuple[int, int]:
-    """(seconds billed, amount): whole seconds, capped at the timeout; integers only."""
+    """(seconds billed, amount): started seconds (ceil), capped at the timeout; integers only."""
     if rate_per_second < 0 or timeout_seconds < 0:
         raise ValueError("rate and timeout must not be negative")
-    seconds = min(max(int(run_seconds), 0), timeout_seconds)
+    seconds = min(max(math.ceil(run_seconds), 0), timeout_seconds)
     return seconds, seconds * rate_per_second
 
 

@@ -20,6 +20,7 @@ A released or stopped attempt earns nothing: the grid meters only results it acc
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from typing import Any
 
 from hostapp.events import EventBus
 from hostapp.grid.client import GridClient, GridRejected, GridUnavailable, Lease, LeaseLost
-from hostapp.jobs.definition import JobDefinitionError
+from hostapp.jobs.definition import JobDefinitionError, MachineCaps, unsupported
 from hostapp.jobs.runner import JobResult, JobRunner
 from hostapp.ledger import Ledger
 from hostapp.schedule import policy as pol
@@ -126,6 +127,7 @@ class NodeConfig:
     gpu_details: list[dict[str, Any]] = field(default_factory=list)
     driver_version: str | None = None
     cuda_version: str | None = None
+    machine: MachineCaps = field(default_factory=MachineCaps)  # what jobs may use here (GPU runtime, network)
 
 
 class Node:
@@ -526,12 +528,19 @@ class Node:
         self._stopping.wait(self.config.offline_retry_seconds)
 
     def _work(self, key: str, slot: SlotStatus, lease: Lease) -> None:
+        gpu = None if key == CPU_SLOT else key
         try:
             job = lease.grid_job()
+            refused = unsupported(job.definition, self.config.machine)
         except JobDefinitionError as exc:
-            self._submit(lease.job_id, lease.attempt, {"status": "failed", "run_seconds": 0, "reason": str(exc)[:1000]})
+            refused = [f"invalid job definition: {exc}"]
+        if refused:
+            # Never run a job with a feature silently dropped: fail it with every reason, visibly.
+            reason = "; ".join(refused)[:1000]
+            self.ledger.start(lease.job_id, lease.attempt, gpu, lease.price_per_second)
+            self.ledger.fail(lease.job_id, lease.attempt, reason)
+            self._submit(lease.job_id, lease.attempt, {"status": "failed", "run_seconds": 0, "reason": reason})
             return
-        gpu = None if key == CPU_SLOT else key
         running = _Running(lease)
         with self._lock:
             self._running[key] = running
@@ -615,7 +624,8 @@ def result_payload(result: JobResult, max_log_chars: int = 60_000) -> dict[str, 
             results[f"{op.op_id}.{name}" if len(result.ops) > 1 else name] = value
     return {
         "status": result.status if result.status in ("succeeded", "failed", "stopped") else "failed",
-        "run_seconds": max(0, int(result.duration_seconds)),
+        # Started seconds count, like per-second cloud billing: a 0.4 s job is billed 1 s.
+        "run_seconds": max(0, math.ceil(result.duration_seconds)),
         "exit_codes": {op.op_id: op.exit_code for op in result.ops},
         "results": results,
         "logs": logs[-max_log_chars:],

@@ -28,7 +28,8 @@ if ! docker info >/dev/null 2>&1; then
     $SUDO systemctl start docker
   else
     echo "setup: starting dockerd (no systemd here); log in /tmp/hostapp-dockerd.log"
-    $SUDO sh -c 'nohup dockerd >/tmp/hostapp-dockerd.log 2>&1 &'
+    # setsid: its own session, so it outlives this script's terminal, process group and CI step.
+    $SUDO setsid -f sh -c 'exec dockerd >/tmp/hostapp-dockerd.log 2>&1 </dev/null'
   fi
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { echo "setup: the Docker engine did not start; see /tmp/hostapp-dockerd.log" >&2; exit 1; }

@@ -21,12 +21,14 @@ def run(args: argparse.Namespace) -> int:
 
     from hostapp.app import build_services
     from hostapp.cli import CliError
+    from hostapp.commands.wallet import terminal_passphrase
     from hostapp.control import ControlError
     from hostapp.engine import EngineUnavailable
     from hostapp.events import Event
     from hostapp.wallet.service import WalletError
 
     services = build_services()
+    services.passphrase = terminal_passphrase
     logging.getLogger().addHandler(_console())
     if args.grid_url:
         services.settings.grid.url = args.grid_url
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         node = services.start_node()
         where = services.grid_url()
-        print(f"hostapp node: wallet {services.wallet.keystore().pubkey}, grid {where}", flush=True)
+        print(f"hostapp node: wallet {services.grid_client.signer.pubkey}, grid {where}", flush=True)
         print(f"hostapp node: {node.status()['headline']}", flush=True)
         stop.wait()
     except WalletError as exc:

@@ -99,10 +99,11 @@ def _service() -> WalletService:
 
     context = load_context()
     setup_logging(context.paths.logs)
-    return WalletService(context.paths, context.settings, passphrase=_passphrase)
+    return WalletService(context.paths, context.settings, passphrase=terminal_passphrase)
 
 
-def _passphrase(new: bool) -> str | None:
+def terminal_passphrase(new: bool) -> str | None:
+    """The wallet file's passphrase from $HOSTAPP_WALLET_PASSPHRASE or a terminal prompt (None: neither)."""
     value = os.environ.get(PASSPHRASE_ENV)
     if value:
         return value

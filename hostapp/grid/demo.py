@@ -24,7 +24,7 @@ def demo_definition() -> dict[str, Any]:
                 "id": "demo-inference",
                 "args": {
                     "image": DEMO_IMAGE,
-                    "env": {"DEMO_BATCH": "32", "DEMO_WIDTH": "64"},
+                    "env": {"DEMO_BATCH": "256", "DEMO_WIDTH": "128"},  # a few seconds of CPU work
                 },
                 "results": {"checksum": r"checksum (-?[0-9.]+)"},
             }

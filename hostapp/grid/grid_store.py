@@ -8,7 +8,6 @@ the new state; a job attempt is credited at most once because `credits` is keyed
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import time
 import uuid
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hostapp.ledger import billed_amount
 from hostapp.store.db import Store
 
 GRID_MIGRATIONS: tuple[str, ...] = (
@@ -419,11 +419,12 @@ class GridStore:
             conn.execute("UPDATE jobs SET state = ?, updated_at = ? WHERE job_id = ?", (status, now, job_id))
             if status != "succeeded":
                 return _accepted(job_id, attempt, False, 0, 0), None
-            # Metering: whole seconds, never more than the node reports, the grid saw, or the timeout allows.
-            seen = math.ceil(max(0.0, now - float(lease["leased_at"])))
-            seconds = min(int(result["run_seconds"]), seen, int(lease["timeout_seconds"]))
+            # Metering: started seconds, never more than the node reports or the grid saw, capped at the timeout.
+            seen = max(0.0, now - float(lease["leased_at"]))
             price = int(lease["price_per_second"])
-            amount = seconds * price
+            seconds, amount = billed_amount(
+                min(float(result["run_seconds"]), seen), price, int(lease["timeout_seconds"])
+            )
             registered = self.node(node)
             payout_address = (registered or {}).get("payout_address") or node
             conn.execute(

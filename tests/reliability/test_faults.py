@@ -132,7 +132,8 @@ def engine_answers() -> bool:
 
 def start_dockerd() -> None:
     """Exactly as scripts/setup.sh starts it where there is no systemd."""
-    subprocess.run(["sh", "-c", "nohup dockerd >>/tmp/hostapp-dockerd.log 2>&1 &"], check=True)
+    # setsid: the engine must outlive this test process's session and process group, as setup.sh's does.
+    subprocess.run(["setsid", "-f", "sh", "-c", "exec dockerd >>/tmp/hostapp-dockerd.log 2>&1 </dev/null"], check=True)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ def ledger(tmp_path: Path) -> Ledger:
 
 
 def test_metering_is_integer_and_capped() -> None:
-    assert billed_amount(12.9, 1_000, 60) == (12, 12_000)
+    assert billed_amount(12.1, 1_000, 60) == (13, 13_000)
+    assert billed_amount(0.4, 1_000, 60) == (1, 1_000)
     assert billed_amount(3600.0, 7, 60) == (60, 420)
     assert billed_amount(-5, 7, 60) == (0, 0)
     with pytest.raises(ValueError):

@@ -241,3 +241,21 @@ def test_schedule_edge_stops_a_job_that_outlasts_the_drain(
         assert h.container(docker_client, job_id) is None or h.container(docker_client, job_id).status != "running"
     finally:
         h.close()
+
+
+def test_a_job_with_a_feature_this_host_does_not_run_fails_visibly(
+    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
+) -> None:
+    """Never run with a feature silently dropped: an S3 resource fails the job with the reason."""
+    h = Harness(tmp_path, grid, docker_client, pol.AvailabilityPolicy())
+    h.node.start()
+    try:
+        definition = job(1, "s3")
+        definition["ops"][0]["args"]["resources"] = [{"type": "S3", "url": "https://models.example/x", "target": "/x"}]
+        job_id = submit(grid, definition)
+        row = wait_for(lambda: (r := h.node.ledger.get(job_id, 1)) and r.status == "failed" and r, what="failed")
+        assert row.reason is not None and "unsupported: op run: args.resources" in row.reason
+        assert job_status(grid, job_id)["state"] == "failed"
+        assert h.container(docker_client, job_id) is None
+    finally:
+        h.close()

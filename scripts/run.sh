@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make run`: set up what is missing, then start hostapp on its embedded default (local grid + chain).
+# With a desktop session: the tray app (its first-run wizard creates the wallet).
+# Without one (a server, an SSH session): the headless node; a wallet is created first if needed,
+# interactively, with the seed-phrase backup check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  exec hostapp gui --show
+fi
+
+if ! hostapp wallet show >/dev/null 2>&1; then
+  if [ -t 0 ]; then
+    echo "run: no wallet yet; creating one (write the seed phrase down, you will be asked for 3 words)"
+    hostapp wallet create
+  else
+    echo "run: no wallet yet and no terminal to confirm its backup: run \`hostapp wallet create\` first" >&2
+    exit 1
+  fi
+fi
+exec hostapp node
