@@ -1,4 +1,4 @@
-.PHONY: setup test run node lint bench deb
+.PHONY: setup test test-package run node lint bench deb
 
 setup:
 	bash scripts/setup.sh
@@ -17,3 +17,10 @@ lint:
 
 bench: setup
 	.venv/bin/python -m bench
+
+deb: setup
+	bash scripts/build-deb.sh
+
+# The .deb built and installed into a clean Debian container; slow (PyInstaller), so not in `make test`.
+test-package: deb
+	dbus-run-session -- bash scripts/with-keyring.sh .venv/bin/pytest tests/integration/installers

@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PACKAGES=(docker.io dbus dbus-x11 gnome-keyring xvfb xdotool busybox-static debootstrap
           docker-registry iptables libegl1 libgl1 libfontconfig1 libxkbcommon-x11-0 libxcb-cursor0
           libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libdbus-1-3
-          desktop-file-utils appstream python3-venv)
+          desktop-file-utils appstream python3-venv dpkg-dev binutils systemd python3-gi)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
