@@ -36,6 +36,7 @@ class EventBridge(QObject):
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.bus = bus
         self._incoming.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: Callable[[], None] | None = bus.subscribe(WILDCARD, self._forward)
 

@@ -46,7 +46,7 @@ class TrayController(QWidget):
 
     def __init__(
         self,
-        node: NodeControl,
+        node: NodeControl | None,
         bridge: EventBridge,
         open_dashboard: Callable[[], None],
         quit_app: Callable[[], None],
@@ -57,7 +57,8 @@ class TrayController(QWidget):
         self._open_dashboard = open_dashboard
         self._quit_app = quit_app
         self._clock = clock
-        self.status = node.status()
+        # Without a node yet (the app shows the icon before it builds the core) the state is Starting.
+        self.status = node.status() if node is not None else NodeStatus(NodeState.STARTING)
         self.tray = QSystemTrayIcon(self)
         self.menu = QMenu(self)
         self.menu.aboutToShow.connect(self.rebuild_menu)
@@ -69,6 +70,11 @@ class TrayController(QWidget):
 
     def show(self) -> None:  # type: ignore[override]
         self.tray.show()
+
+    def attach(self, node: NodeControl) -> None:
+        """The node to steer, once the core exists (hostapp/gui/app.py builds it after the icon shows)."""
+        self._node = node
+        self.apply_status(node.status())
 
     def _on_state_event(self, data: dict[str, Any]) -> None:
         self.apply_status(NodeStatus.from_event(data))
@@ -88,20 +94,23 @@ class TrayController(QWidget):
         status_line = self.menu.addAction(self.status.headline)
         status_line.setEnabled(False)
         self.menu.addSeparator()
-        if self.status.state in RESUMABLE:
-            self.menu.addAction("Resume", self._node.resume)
-        elif self.status.state in STARTABLE:
-            self.menu.addAction("Start", self._node.start)
-        pause_menu = self.menu.addMenu("Pause")
-        for choice in PauseChoice:
-            action = pause_menu.addAction(choice.label)
-            action.triggered.connect(lambda _checked=False, c=choice: self.pause(c))
-        self.menu.addSeparator()
+        node = self._node
+        if node is not None:
+            if self.status.state in RESUMABLE:
+                self.menu.addAction("Resume", node.resume)
+            elif self.status.state in STARTABLE:
+                self.menu.addAction("Start", node.start)
+            pause_menu = self.menu.addMenu("Pause")
+            for choice in PauseChoice:
+                action = pause_menu.addAction(choice.label)
+                action.triggered.connect(lambda _checked=False, c=choice: self.pause(c))
+            self.menu.addSeparator()
         self.menu.addAction("Open dashboard", self._open_dashboard)
         self.menu.addAction("Quit", self._quit_app)
 
     def pause(self, choice: PauseChoice) -> None:
-        self._node.pause(choice)
+        if self._node is not None:
+            self._node.pause(choice)
 
     def action(self, text: str) -> QAction:
         """The menu entry named `text` (tests and the screenshot script use this)."""

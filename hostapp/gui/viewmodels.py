@@ -11,10 +11,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hostapp.schedule.grid import Cell, Preset, WeeklyGrid
-from hostapp.schedule.policy import Rules
+if TYPE_CHECKING:
+    # Types only: the schedule package costs ~300 ms to import, and this module is on the way to
+    # the tray icon (the labels that need the enums live in hostapp/gui/schedule_labels.py).
+    from hostapp.schedule.grid import WeeklyGrid
+    from hostapp.schedule.policy import Rules
 
 
 class NodeState(StrEnum):
@@ -234,19 +237,7 @@ def gpu_samples(data: Mapping[str, Any]) -> list[GpuSample]:
     return []
 
 
-CELL_LABELS: dict[Cell, str] = {
-    Cell.OFF: "Off",
-    Cell.AVAILABLE: "Available",
-    Cell.IDLE_ONLY: "Only when idle",
-}
-
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-PRESET_LABELS: dict[Preset, str] = {
-    Preset.ALWAYS: "Always",
-    Preset.NIGHTS_AND_WEEKENDS: "Nights & weekends",
-    Preset.WHEN_IDLE: "When idle",
-}
 
 
 @dataclass(frozen=True)

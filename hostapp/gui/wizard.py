@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.gui.pages.common import Message
-from hostapp.gui.viewmodels import PRESET_LABELS, CreatedWallet, one_line
+from hostapp.gui.schedule_labels import PRESET_LABELS
+from hostapp.gui.viewmodels import CreatedWallet, one_line
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 from hostapp.schedule.grid import Preset

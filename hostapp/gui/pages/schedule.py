@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, heading
+from hostapp.gui.schedule_labels import CELL_LABELS, PRESET_LABELS
 from hostapp.gui.tray import next_change_text
-from hostapp.gui.viewmodels import CELL_LABELS, PRESET_LABELS
 from hostapp.gui.widgets.grid_editor import CELL_COLOURS, GridEditor
 from hostapp.gui.wiring import GuiServices
 from hostapp.schedule.grid import Cell, Preset, WeeklyGrid
