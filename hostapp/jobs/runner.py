@@ -48,6 +48,7 @@ from hostapp.store import Store
 log = logging.getLogger(__name__)
 
 STREAM_TYPES = {0: "stdin", 1: "stdout", 2: "stderr"}
+DISK_CHECK_SECONDS = 3.0
 RECONCILE_STOPPED = "hostapp restarted while the op was running; the container was stopped (policy: stop)"
 
 
@@ -106,6 +107,8 @@ class _Handle:
     frozen_since: float | None = None
     frozen_total: float = 0.0
     stop_requested: bool = False
+    fail_reason: str | None = None  # set when the runner itself ends the job (a limit broken)
+    volumes: set[str] = field(default_factory=set)  # this attempt's volumes, for the disk limit
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -184,6 +187,7 @@ class JobRunner:
                     name, labels=sandbox.job_labels(self.instance_id, job.job_id, job.attempt, "volume", op.id)
                 )
                 cleanup.append(("volume", name))
+                handle.volumes.add(name)
                 volumes[op.args.name] = name
                 now = time.time()
                 op_result = OpResult(op.id, "succeeded", started_at=now, ended_at=now)
@@ -195,6 +199,7 @@ class JobRunner:
                 work_volume = sandbox.resource_name(job.job_id, job.attempt, "work")
                 if ("volume", work_volume) not in cleanup:
                     cleanup.append(("volume", work_volume))
+                    handle.volumes.add(work_volume)
                 op_result = self._run_op(
                     job, op, gpu_uuid, handle, deadline, results_by_op, volumes, network, work_volume
                 )
@@ -265,6 +270,37 @@ class JobRunner:
             self._record_op(job, op_result, container_id)
         return op_result
 
+    def _enforce_disk_limit(self, job: GridJob, container_id: str, handle: _Handle) -> None:
+        """Fail the job when its volumes (work dir + its own volumes) outgrow `jobs.work_dir_mb`.
+
+        Docker volumes have no quota on overlay2, so the engine's own accounting (/system/df) is read
+        every few seconds; a job can overshoot by what it writes in one interval.
+        """
+        used = self._volume_bytes(handle.volumes)
+        limit = self.limits.work_dir_mb * 1024 * 1024
+        if used is None or used <= limit or handle.stop_requested:
+            return
+        handle.fail_reason = (
+            f"wrote {used // 2**20} MB to its work dir and volumes, over the limit of "
+            f"{self.limits.work_dir_mb} MB (setting jobs.work_dir_mb)"
+        )
+        handle.stop_requested = True
+        self._stop_container(container_id, handle)
+
+    def _volume_bytes(self, names: set[str]) -> int | None:
+        try:
+            # type=volume keeps the engine from sizing images and build cache too (ignored before API 1.42).
+            usage = self._api._result(self._api._get(self._api._url("/system/df"), params={"type": "volume"}), True)
+        except Exception as exc:  # the limit is best effort; an engine hiccup must not fail the job
+            log.info("could not read volume usage: %s", exc)
+            return None
+        sizes = [
+            int((volume.get("UsageData") or {}).get("Size") or 0)
+            for volume in usage.get("Volumes") or []
+            if volume.get("Name") in names
+        ]
+        return sum(sizes)
+
     def _create(self, spec: sandbox.OpSandbox, name: str, auth: dict[str, str] | None, job_id: str) -> str:
         import docker.errors
 
@@ -321,17 +357,22 @@ class JobRunner:
                     status = self._api.wait(container_id, timeout=self.limits.stop_grace_seconds + 30)
                     break
                 try:
-                    status = self._api.wait(container_id, timeout=remaining + 0.5)
+                    # Waits in slices so the work dir's size is checked while the job runs; a trivial job
+                    # ends within the first slice and costs no extra call.
+                    status = self._api.wait(container_id, timeout=min(remaining, DISK_CHECK_SECONDS) + 0.5)
                 except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
                     if "timed out" not in str(exc).lower() and not isinstance(exc, requests.exceptions.ReadTimeout):
                         raise
+                    self._enforce_disk_limit(job, container_id, handle)
             reader.join(timeout=30)
             exit_code = int(status.get("StatusCode", -1)) if status else -1
             op_result.exit_code = exit_code
             if exit_code == 137 and not handle.stop_requested and not timed_out:
                 state = self._api.inspect_container(container_id).get("State", {})
                 op_result.oom_killed = bool(state.get("OOMKilled"))
-            if handle.stop_requested:
+            if handle.fail_reason is not None:
+                op_result.status, op_result.reason = "failed", handle.fail_reason
+            elif handle.stop_requested:
                 op_result.status, op_result.reason = "stopped", "stopped by the scheduler"
             elif timed_out:
                 op_result.status = "failed"
