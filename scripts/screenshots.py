@@ -43,7 +43,7 @@ def seed_demo_data(services) -> None:  # type: ignore[no-untyped-def]
                 400,
                 amount,
                 status,
-                f"5xq{i:04d}PayoutSig" if status == "paid" else None,
+                f"5xq{i // 24:04d}PayoutSig3kVbQ9r2LmT8wYc" if status == "paid" else None,  # a daily transfer
                 41_000,
             )
         )
@@ -81,6 +81,10 @@ def main() -> int:
     core = build_services(setup_logs=False)
     services = build_gui_services(core)
     seed_demo_data(services)
+    settings = services.settings.model_copy(deep=True)
+    settings.electricity_milli_per_kwh, settings.token_price_milli = 320, 1500  # 0.32 EUR/kWh; 1 GRID = 1.50
+    settings.solana.cluster = "devnet"  # payouts link to the explorer (localnet has none)
+    services.save_settings(settings)
     tray_app = build_tray_app(services)
     window = tray_app.window
     window.resize(1100, 760)
@@ -130,6 +134,13 @@ def main() -> int:
         path = out / f"{title.lower()}.png"
         window.grab().save(str(path))
         print(path)
+
+    earnings = window.show_page("Earnings")
+    earnings.tabs.setCurrentIndex(1)  # type: ignore[attr-defined]
+    for _ in range(3):
+        app.processEvents()
+    window.grab().save(str(out / "earnings-payouts.png"))
+    print(out / "earnings-payouts.png")
 
     tray = tray_app.tray
     bus.publish("node.state", state="paused", reason="game running: eldenring.exe")

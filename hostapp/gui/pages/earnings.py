@@ -188,7 +188,10 @@ class EarningsPage(QWidget):
             self.payouts.setItem(row, 1, QTableWidgetItem(format_amount(payout.amount, decimals, symbol)))
             self.payouts.setItem(row, 2, QTableWidgetItem(str(payout.jobs) if payout.jobs else "—"))
             url = self._services.explorer_url(payout.signature)
-            self.payouts.setItem(row, 3, QTableWidgetItem(payout.signature))
+            # With a link the label shows the signature; the item under it stays empty (no double text).
+            item = QTableWidgetItem("" if url else payout.signature)
+            item.setData(Qt.ItemDataRole.UserRole, payout.signature)
+            self.payouts.setItem(row, 3, item)
             if url:
                 link = QLabel(f'<a href="{url}">{payout.signature}</a>')
                 link.setOpenExternalLinks(True)
