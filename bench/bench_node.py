@@ -6,15 +6,18 @@
    bare `docker pause` of an equal container (the floor any design pays). Target: median <= 1 s.
 2. gap between consecutive jobs on a busy node: container k exits -> container k+1 starts (engine
    timestamps), vs the gap between two back-to-back bare `containers.run` calls. Target <= 0.2 s.
-3. headless node idle CPU: process CPU time while waiting for work with a long-poll open. Target
+3. submit -> container started through the local grid, vs `hostapp run-job` of the same job.
+4. headless node idle CPU: process CPU time while waiting for work with a long-poll open. Target
    (tray app with sampler) <= 0.5 %.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -188,6 +191,56 @@ def bench_gap(root: Path, client: Any, jobs: int) -> None:
     )
 
 
+def first_start(client: Any, label: str, since: float, timeout: float = 60.0) -> float:
+    """Engine time of the first container start carrying `label` after `since`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = client.events(
+            since=since, until=time.time(), decode=True, filters={"type": "container", "label": label, "event": "start"}
+        )
+        starts = [e["timeNano"] / 1e9 for e in events]
+        if starts:
+            return min(starts)
+        time.sleep(0.05)
+    raise TimeoutError(f"no container with {label} started")
+
+
+def bench_submit_to_start(root: Path, client: Any, runs: int) -> None:
+    """Submit through the local grid -> container started, vs `hostapp run-job` of the same job."""
+    with LocalGrid(root / "grid-submit", config=GridConfig(lease_seconds=60, heartbeat_seconds=5)) as grid:
+        node, _bus, store = build(root / "node-submit", grid, client, Foreign())
+        node.start()
+        job_file = root / "job.json"
+        job_file.write_text(json.dumps(definition("true")))
+        env = {**os.environ, "HOSTAPP_HOME": str(root / "run-job-home")}
+        subject, baseline = [], []
+        try:
+            wait_for(lambda: node.slots[GPU].state is NodeState.WAITING)
+            for _ in range(runs):
+                since = time.time()
+                job_id = submit(grid, "true")
+                subject.append(first_start(client, f"hostapp.job_id={job_id}", since) - since)
+                url = f"{grid.url}/v1/jobs/{job_id}"
+                wait_for(lambda url=url: httpx.get(url).json()["state"] == "succeeded")
+                wait_for(lambda: node.slots[GPU].state is NodeState.WAITING)
+                since = time.time()
+                subprocess.run(
+                    [sys.executable, "-m", "hostapp", "run-job", str(job_file)],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                baseline.append(first_start(client, "hostapp.op_id=run", since) - since)
+        finally:
+            node.stop(timeout=20)
+            store.close()
+    s, b = statistics.median(subject), statistics.median(baseline)
+    print(
+        f"submit -> container started: through the local grid (node waiting) {s * 1000:.0f} ms vs "
+        f"`hostapp run-job` of the same job {b * 1000:.0f} ms = {s / b:.2f}x"
+    )
+
+
 def bench_idle(root: Path, client: Any, seconds: float) -> None:
     with LocalGrid(root / "grid-idle", config=GridConfig(lease_seconds=60, heartbeat_seconds=5)) as grid:
         node, _bus, store = build(root / "node-idle", grid, client, Foreign())
@@ -217,6 +270,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         bench_freeze(root, client, runs)
+        bench_submit_to_start(root, client, runs)
         bench_gap(root, client, max(runs, 6))
         bench_idle(root, client, float(os.environ.get("HOSTAPP_BENCH_IDLE_S", "20")))
 

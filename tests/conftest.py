@@ -56,6 +56,17 @@ def python_image(local_images: None) -> str:
 
 
 @pytest.fixture
+def grid(tmp_path: Path) -> Iterator[object]:
+    """A real local grid on loopback with short leases (8 s) and 1 s heartbeats, so expiry tests are quick."""
+    from hostapp.grid.server import GridConfig, LocalGrid
+
+    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=8, heartbeat_seconds=1))
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
 def dead_docker_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"unix://{tmp_path}/no-docker.sock"
     monkeypatch.setenv("DOCKER_HOST", url)

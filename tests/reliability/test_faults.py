@@ -22,9 +22,10 @@ from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.node import NodeState
 from hostapp.schedule import policy as pol
 from hostapp.store import Store
-from tests.integration.node.test_node import Harness, job, submit, wait_for
+from tests.integration.node.test_node import Harness, job, submit
 from tests.reliability.keyring_lock import locked_default_collection
 from tests.reliability.secret_scan import assert_no_secret_on_disk, secret_forms
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGE_SECONDS = 30

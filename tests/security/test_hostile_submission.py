@@ -9,16 +9,16 @@ test looks for any container carrying it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from hostapp.grid.server import GridConfig, LocalGrid
-from tests.integration.node.test_node import Harness, wait_for
+from hostapp.grid.server import LocalGrid
+from tests.integration.node.test_node import Harness
 from tests.security.test_hostile_definitions import HOSTILE
+from tests.support import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -30,14 +30,6 @@ TRANSPORTABLE = [p for p in HOSTILE if p.stem not in NOT_AN_OBJECT]
 
 def load(path: Path) -> Any:
     return json.loads(path.read_bytes())
-
-
-@pytest.fixture
-def grid(tmp_path: Path) -> Iterator[LocalGrid]:
-    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=8, heartbeat_seconds=1))
-    local.start()
-    yield local
-    local.stop()
 
 
 def no_container_started(docker_client: Any, h: Harness) -> bool:

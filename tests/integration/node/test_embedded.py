@@ -11,8 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +18,13 @@ import httpx
 import pytest
 
 from hostapp.app import build_services
-from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.grid.server import LocalGrid
 from hostapp.ledger import Ledger
 from hostapp.node import NodeState
 from hostapp.store import Store
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.keyring, pytest.mark.slow]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def hostapp(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -85,14 +74,6 @@ def test_embedded_default_runs_demo_jobs_and_pays_the_wallet(hostapp_home: Path,
         }
     finally:
         services.close()
-
-
-@pytest.fixture
-def grid(tmp_path: Path) -> Iterator[LocalGrid]:
-    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=6, heartbeat_seconds=1))
-    local.start()
-    yield local
-    local.stop()
 
 
 def start_node(grid: LocalGrid, log: Path) -> subprocess.Popen[str]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from hostapp.config.paths import AppPaths
 from hostapp.config.settings import JobLimits
 from hostapp.events import Event, EventBus
 from hostapp.grid.client import GridClient
-from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.grid.server import LocalGrid
 from hostapp.jobs.runner import JobRunner
 from hostapp.node import Node, NodeConfig, NodeState
 from hostapp.node_inputs import InputAssembler
@@ -26,6 +24,7 @@ from hostapp.schedule.grid import Cell, WeeklyGrid
 from hostapp.schedule.policy_file import save_policy
 from hostapp.store import Store
 from hostapp.wallet.keystore import KeypairKeystore
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -57,24 +56,6 @@ class Foreign:
 
     def foreign_processes(self, uuid_: str) -> list[tuple[int, str]]:
         return list(self.now.get(uuid_, []))
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def grid(tmp_path: Path) -> Iterator[LocalGrid]:
-    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=8, heartbeat_seconds=1))
-    local.start()
-    yield local
-    local.stop()
 
 
 def submit(grid: LocalGrid, definition: dict[str, Any], price: int = 1_000, timeout: int = 120) -> str:
