@@ -226,6 +226,7 @@ class Services:
             inputs=inputs,
             gpus=uuids,
             config=config,
+            power=lambda uuid: sample.power_w if (sample := gpu.sampler.latest(uuid)) else None,
         )
 
     def machine_caps(self) -> MachineCaps:

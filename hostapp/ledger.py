@@ -84,6 +84,12 @@ class Ledger:
             (reason, ended_at if ended_at is not None else time.time(), job_id, attempt),
         )
 
+    def set_energy(self, job_id: str, attempt: int, energy_mwh: int) -> None:
+        """Energy the GPU drew during the attempt (milliwatt-hours, measured), for earnings net of electricity."""
+        self._store.execute(
+            "UPDATE ledger SET energy_mwh = ? WHERE job_id = ? AND attempt = ?", (energy_mwh, job_id, attempt)
+        )
+
     def mark_paid(self, job_id: str, attempt: int, signature: str) -> None:
         self._store.execute(
             "UPDATE ledger SET status = 'paid', payout_signature = ? "

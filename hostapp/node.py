@@ -144,6 +144,7 @@ class Node:
         config: NodeConfig | None = None,
         now: Callable[[], datetime] = system_now,
         driver_tick_seconds: float = 15.0,
+        power: Callable[[str], float | None] | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -156,6 +157,7 @@ class Node:
         self._policy_lock = threading.RLock()
         self._policy = self._load_policy()
         self._inputs = inputs
+        self._power = power  # watts a GPU draws now (telemetry), to meter each job's energy
         self.slots = {key: SlotStatus(key) for key in (gpus or [CPU_SLOT])}
         self._running: dict[str, _Running] = {}
         self._lock = threading.RLock()
@@ -552,11 +554,14 @@ class Node:
         self.bus.publish("node.job_started", job_id=job.job_id, attempt=job.attempt, gpu=gpu)
         beat = threading.Thread(target=self._heartbeats, args=(running,), name="node-heartbeat", daemon=True)
         beat.start()
+        meter = _EnergyMeter(self._power, gpu) if gpu and self._power else None
         try:
             result = self.runner.run(job, gpu_uuid=gpu)
         finally:
             running.heartbeat_stop.set()
             beat.join(timeout=5)
+            if meter is not None:
+                self.ledger.set_energy(job.job_id, job.attempt, meter.stop())
             with self._lock:
                 self._running.pop(key, None)
                 slot.job_id = slot.attempt = slot.job_started_at = slot.timeout_seconds = None
@@ -613,6 +618,37 @@ class Node:
             self.grid.release(lease, reason)
         except (GridUnavailable, GridRejected) as exc:
             log.info("release of %s failed (%s); the lease expires on its own", lease.job_id, exc)
+
+
+class _EnergyMeter:
+    """Integrates a GPU's measured power draw over a job, once a second, in its own thread."""
+
+    def __init__(self, power: Callable[[str], float | None], gpu: str, interval: float = 1.0) -> None:
+        self._power = power
+        self._gpu = gpu
+        self._interval = interval
+        self._joules = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="node-energy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(self._interval):
+            self._sample(last)
+            last = time.monotonic()
+        self._sample(last)
+
+    def _sample(self, since: float) -> None:
+        watts = self._power(self._gpu)
+        if watts is not None:
+            self._joules += watts * (time.monotonic() - since)
+
+    def stop(self) -> int:
+        """Stops metering; the energy in milliwatt-hours (1 mWh = 3.6 J)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return round(self._joules / 3.6)
 
 
 def result_payload(result: JobResult, max_log_chars: int = 60_000) -> dict[str, Any]:

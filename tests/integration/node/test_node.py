@@ -111,6 +111,7 @@ class Harness:
             gpus=[GPU],
             config=NodeConfig(lease_wait_seconds=1, supervisor_seconds=0.05, credits_sync_seconds=0.5, **config),
             driver_tick_seconds=1,
+            power=lambda _uuid: 250.0,  # what the telemetry sampler would read: a card drawing 250 W
         )
 
     def slot(self) -> Any:
@@ -155,6 +156,9 @@ def test_game_freezes_the_job_and_it_thaws_then_finishes(
         wait_for(lambda: (row := h.node.ledger.get(job_id, 1)) and row.status == "credited", what="credited")
         row = h.node.ledger.get(job_id, 1)
         assert row is not None and row.amount == row.seconds_billed * 1_000 and row.seconds_billed >= 4
+        # Energy metered from the GPU's power draw over the run: 250 W for ~4-8 s = ~280-560 mWh.
+        energy = h.store.query("SELECT energy_mwh FROM ledger WHERE job_id = ?", (job_id,))[0][0]
+        assert 250 * 4 / 3.6 * 0.9 <= energy <= 250 * (row.seconds_billed + 3) / 3.6
         states = [e.data["state"] for e in h.events if e.topic == "node.state"]
         assert {"working", "pausing", "paused"} <= set(states)
     finally:
