@@ -179,6 +179,7 @@ class Node:
 
     def start(self) -> None:
         self._recover()
+        self.bus.subscribe("wallet.payout_address", self._payout_address_changed)
         self.driver.subscribe(
             self.bus, ("gpu.foreign_use_started", "gpu.foreign_use_stopped", "gpu.foreign_use_changed")
         )
@@ -207,6 +208,11 @@ class Node:
             thread.join(max(0.1, deadline - time.monotonic()))
         for slot in self.slots.values():
             self._set(slot, NodeState.STOPPED, "Stopped")
+
+    def _payout_address_changed(self, event: Any) -> None:
+        """A new payout address reaches the grid with the next registration (before the next lease)."""
+        self.config.payout_address = event.data.get("address") or None
+        self._registered = False
 
     # ------------------------------------------------------------------ policy and control
 

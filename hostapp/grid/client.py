@@ -163,6 +163,10 @@ class GridClient:
         }
         return self._json(self._request("PUT", "/v1/node", body))
 
+    def node_info(self) -> dict[str, Any]:
+        """What the grid knows of this node (payout address, GPUs, versions)."""
+        return self._json(self._request("GET", "/v1/node"))
+
     def lease(
         self, wait_seconds: float = 20.0, free_gpus: list[str] | None = None, accept_cpu_jobs: bool = True
     ) -> Lease | None:

@@ -244,3 +244,18 @@ def test_a_job_with_a_feature_this_host_does_not_run_fails_visibly(
         assert h.container(docker_client, job_id) is None
     finally:
         h.close()
+
+
+def test_a_new_payout_address_reaches_the_grid_without_a_restart(
+    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
+) -> None:
+    h = Harness(tmp_path, grid, docker_client, pol.AvailabilityPolicy())
+    h.node.start()
+    try:
+        wait_for(lambda: h.slot().state is NodeState.WAITING, what="registered and waiting")
+        assert h.client.node_info()["payout_address"] == h.client.signer.pubkey  # paid to the node key by default
+        cold_wallet = str(Keypair().pubkey())
+        h.bus.publish("wallet.payout_address", address=cold_wallet)
+        wait_for(lambda: h.client.node_info()["payout_address"] == cold_wallet, what="re-registered", timeout=30)
+    finally:
+        h.close()
