@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hostapp.store import Store
 
 STATUSES = ("running", "credited", "paid", "failed")
-_SELECT_ROWS = (
-    "SELECT job_id, attempt, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
-    "status, reason, payout_signature FROM ledger "
-)
 
 
 @dataclass(frozen=True)
 class LedgerRow:
+    """One job attempt, as stored (the columns of SELECT_ROWS, in order)."""
+
+    id: int
     job_id: str
     attempt: int
     gpu_uuid: str | None
@@ -32,6 +33,22 @@ class LedgerRow:
     status: str
     reason: str | None
     payout_signature: str | None
+    energy_mwh: int | None
+
+    @property
+    def duration_seconds(self) -> int | None:
+        return None if self.ended_at is None else max(0, int(self.ended_at - self.started_at))
+
+
+SELECT_ROWS = (
+    "SELECT id, job_id, attempt, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
+    "status, reason, payout_signature, energy_mwh FROM ledger "
+)
+
+
+def row_of(record: Sequence[Any]) -> LedgerRow:
+    """A LedgerRow from a row selected with SELECT_ROWS."""
+    return LedgerRow(*tuple(record))
 
 
 def billed_amount(run_seconds: float, rate_per_second: int, timeout_seconds: int) -> tuple[int, int]:
@@ -114,5 +131,5 @@ class Ledger:
 
     def _rows(self, where: str, params: tuple[object, ...] = ()) -> list[LedgerRow]:
         # `where` is always one of this class's literal clauses; values go through parameters.
-        rows = self._store.query(_SELECT_ROWS + where, params)
-        return [LedgerRow(*tuple(r)) for r in rows]
+        rows = self._store.query(SELECT_ROWS + where, params)
+        return [row_of(r) for r in rows]

@@ -6,7 +6,8 @@ import csv
 import datetime as dt
 from typing import TextIO
 
-from hostapp.earnings.queries import EarningsQueries, _entry, electricity_cost_milli
+from hostapp.earnings.queries import EarningsQueries, electricity_cost_milli
+from hostapp.ledger import row_of
 
 CSV_HEADER = (
     "job_id",
@@ -48,7 +49,7 @@ def export_csv(
     writer.writerow(CSV_HEADER)
     count = 0
     for raw in queries.entries_since(since):
-        row = _entry(raw)
+        row = row_of(raw)
         energy = row.energy_mwh
         writer.writerow(
             (

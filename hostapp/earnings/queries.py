@@ -14,6 +14,8 @@ import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hostapp.ledger import SELECT_ROWS, LedgerRow, row_of
+
 EARNED_STATUSES = ("credited", "paid")
 HOUR = 3600
 
@@ -51,32 +53,8 @@ class GpuTotal:
     energy_mwh: int
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
-    id: int
-    job_id: str
-    attempt: int
-    gpu_uuid: str | None
-    started_at: float
-    ended_at: float | None
-    seconds_billed: int
-    rate_per_second: int
-    amount: int
-    status: str
-    payout_signature: str | None
-    energy_mwh: int | None
-
-    @property
-    def duration_seconds(self) -> int | None:
-        return None if self.ended_at is None else max(0, int(self.ended_at - self.started_at))
-
-
-_SELECT_LEDGER = (
-    "SELECT id, job_id, attempt, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
-    "status, payout_signature, energy_mwh FROM ledger "
-)
-_PAGE_SQL = _SELECT_LEDGER + "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
-_SINCE_SQL = _SELECT_LEDGER + "WHERE started_at >= ? ORDER BY started_at, id"
+_PAGE_SQL = SELECT_ROWS + "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?"
+_SINCE_SQL = SELECT_ROWS + "WHERE started_at >= ? ORDER BY started_at, id"
 _EARNED_SQL = "SELECT COALESCE(SUM(amount), 0) FROM ledger_hourly WHERE status IN ('credited', 'paid') AND hour >= ?"
 
 
@@ -204,7 +182,7 @@ class EarningsQueries:
         row = self._conn.execute("SELECT COALESCE(SUM(jobs), 0) FROM ledger_hourly")
         return int(row.fetchone()[0])
 
-    def page(self, offset: int, limit: int) -> list[LedgerEntry]:
+    def page(self, offset: int, limit: int) -> list[LedgerRow]:
         """Ledger rows, newest first; the table view pages through them with LIMIT/OFFSET."""
         if offset < 0 or limit < 0:
             raise ValueError("offset and limit must not be negative")
@@ -212,7 +190,7 @@ class EarningsQueries:
             _PAGE_SQL,
             (limit, offset),
         )
-        return [_entry(r) for r in rows]
+        return [row_of(r) for r in rows]
 
     def entries_since(self, since: dt.datetime | None) -> sqlite3.Cursor:
         """A cursor over ledger rows oldest first (CSV export streams it, never loads it whole)."""
@@ -227,7 +205,3 @@ class EarningsQueries:
         attempts), plus transfers seen on chain that no ledger row names."""
         rows = self._conn.execute(_PAYOUTS_SQL, (limit,))
         return [PayoutEntry(str(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows]
-
-
-def _entry(row: sqlite3.Row | tuple[object, ...]) -> LedgerEntry:
-    return LedgerEntry(*tuple(row))

@@ -22,13 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hostapp.earnings import EarningsQueries, LedgerEntry, Period, electricity_cost_milli, token_value_milli
+from hostapp.earnings import EarningsQueries, Period, electricity_cost_milli, token_value_milli
 from hostapp.earnings.export import export_csv
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, duration_text, heading, when_text
 from hostapp.gui.viewmodels import format_amount
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
+from hostapp.ledger import LedgerRow
 
 PAGE_SIZE = 200
 PAYOUT_ROWS = 200
@@ -51,7 +52,7 @@ class LedgerTableModel(QAbstractTableModel):
         super().__init__()
         self._queries = queries
         self._decimals = decimals
-        self.rows: list[LedgerEntry] = []
+        self.rows: list[LedgerRow] = []
         self._total = 0
         self.reload()
 
