@@ -178,11 +178,13 @@ def show_wizard(services: GuiServices, tray_app: TrayApp) -> None:
 def build_core(paths: AppPaths, bus: EventBus) -> Services:
     """The composition root's services over the bus the tray already listens to."""
     from hostapp.app import Services, load_context
+    from hostapp.gui.passphrase import PassphrasePrompt
     from hostapp.logs import setup_logging
 
     context = load_context(paths)
     setup_logging(context.paths.logs)
-    return Services(context, bus=bus)
+    # Without a secure keyring the wallet key is in a passphrase-encrypted file: ask for it in a dialog.
+    return Services(context, bus=bus, passphrase=PassphrasePrompt())
 
 
 @dataclass
