@@ -6,6 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from solders.keypair import Keypair
+
+from hostapp.wallet.keystore import KeypairKeystore
+
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll `condition` until it returns something truthy (returned), or fail naming `what`."""
@@ -16,3 +20,10 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "c
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class FreshKeystore(KeypairKeystore):
+    """The wallet's own Keystore over a new random key: a node identity for tests."""
+
+    def __init__(self) -> None:
+        super().__init__(Keypair())

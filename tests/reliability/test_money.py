@@ -18,8 +18,8 @@ import pytest
 from hostapp.app import Services, build_services
 from hostapp.ledger import Ledger
 from hostapp.wallet.service import WalletError
-from tests.support import wait_for
 from tests.reliability.secret_scan import assert_no_secret_on_disk, secret_forms
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.keyring, pytest.mark.slow]
 

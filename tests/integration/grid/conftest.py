@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from solders.keypair import Keypair
 
 from hostapp.grid.client import GridClient
 from hostapp.grid.server import GridConfig, LocalGrid
+from tests.support import FreshKeystore
 
 HELLO = {
     "version": "0.1",
@@ -20,18 +20,7 @@ HELLO = {
 }
 
 
-class KeypairSigner:
-    """A solders Keypair as the grid's Signer (the wallet's Keystore has the same shape)."""
-
-    def __init__(self, keypair: Keypair | None = None) -> None:
-        self.keypair = keypair or Keypair()
-
-    @property
-    def pubkey(self) -> str:
-        return str(self.keypair.pubkey())
-
-    def sign(self, message: bytes) -> bytes:
-        return bytes(self.keypair.sign_message(message))
+KeypairSigner = FreshKeystore  # the wallet's own signer, over a fresh key
 
 
 @pytest.fixture

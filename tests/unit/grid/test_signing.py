@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from solders.keypair import Keypair
 
 from hostapp.grid.signing import (
     HEADER_NODE,
@@ -16,20 +15,12 @@ from hostapp.grid.signing import (
     sign_request,
     verify_request,
 )
+from tests.support import FreshKeystore
 
 NOW = 1_700_000_000.0
 
 
-class KeypairSigner:
-    def __init__(self, keypair: Keypair | None = None) -> None:
-        self.keypair = keypair or Keypair()
-
-    @property
-    def pubkey(self) -> str:
-        return str(self.keypair.pubkey())
-
-    def sign(self, message: bytes) -> bytes:
-        return bytes(self.keypair.sign_message(message))
+KeypairSigner = FreshKeystore  # the wallet's own signer, over a fresh key
 
 
 def _signed(signer: KeypairSigner, body: bytes = b'{"a":1}', query: str = "wait=5&free=x") -> dict[str, str]:
