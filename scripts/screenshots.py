@@ -2,21 +2,28 @@
 
 Runs offscreen with demo data in a throwaway HOSTAPP_HOME (real SQLite, real policy file):
     .venv/bin/python scripts/screenshots.py [OUT_DIR]
+
+`--desktop` runs the same demo as a live tray app on the X display instead (QT_QPA_PLATFORM=xcb):
+the icon in the system tray, state Working, no node started; it prints "ready <pid>" once the icon is
+shown and runs until SIGTERM. scripts/screenshots-desktop.sh drives it under Xvfb and trayer.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+DESKTOP = "--desktop" in sys.argv[1:]
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if DESKTOP else "offscreen")
 os.environ.setdefault("HOSTAPP_HOME", tempfile.mkdtemp(prefix="hostapp-shots-"))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from hostapp.app import build_services  # noqa: E402
@@ -74,9 +81,8 @@ def seed_demo_data(services) -> None:  # type: ignore[no-untyped-def]
             print(f"wallet page without an address ({exc})")
 
 
-def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
+def build_demo():  # type: ignore[no-untyped-def]
+    """The tray app over seeded demo data, state Working with a job, GPU telemetry and log lines."""
     app = ensure_application()
     core = build_services(setup_logs=False)
     services = build_gui_services(core)
@@ -88,7 +94,6 @@ def main() -> int:
     tray_app = build_tray_app(services)
     window = tray_app.window
     window.resize(1100, 760)
-    window.show()
     bus = services.bus
     bus.publish(
         "node.state",
@@ -121,6 +126,37 @@ def main() -> int:
         "batch 3/12 ok",
     ):
         bus.publish("job.log", job_id="job-0000", line=line)
+    return app, core, services, tray_app
+
+
+def run_desktop() -> int:
+    """The live tray app for scripts/screenshots-desktop.sh: icon shown, window opened from the tray."""
+    app, core, _services, tray_app = build_demo()
+    window = tray_app.window
+    window.resize(1100, 730)
+    window.move(60, 44)  # below trayer's panel at the top (there is no window manager to place it)
+    tray_app.tray.show()
+    # Python runs signal handlers only between bytecodes: a timer gives it a turn inside app.exec().
+    signal.signal(signal.SIGTERM, lambda *_: tray_app.quit())
+    signal.signal(signal.SIGINT, lambda *_: tray_app.quit())
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+    QTimer.singleShot(0, lambda: print(f"ready {os.getpid()}", flush=True))
+    code = app.exec()
+    core.close()
+    return code
+
+
+def main() -> int:
+    if DESKTOP:
+        return run_desktop()
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    app, core, services, tray_app = build_demo()
+    window = tray_app.window
+    window.show()
+    bus = services.bus
     app.processEvents()
     window.pages["Diagnostics"].run_checks()  # type: ignore[attr-defined]
     deadline = time.time() + 60
