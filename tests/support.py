@@ -22,6 +22,22 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "c
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def busybox_job(seconds: float, text: str = "work") -> dict[str, Any]:
+    """A one-op job definition that prints, sleeps `seconds` and prints again (local busybox image)."""
+    command = f"echo start {text}; sleep {seconds}; echo done {text}"
+    return {
+        "version": "0.1",
+        "type": "container",
+        "ops": [
+            {
+                "type": "container/run",
+                "id": "run",
+                "args": {"image": "hostapp-test/busybox:latest", "cmd": ["sh", "-c", command]},
+            }
+        ],
+    }
+
+
 class FreshKeystore(KeypairKeystore):
     """The wallet's own Keystore over a new random key: a node identity for tests."""
 

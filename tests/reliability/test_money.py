@@ -19,26 +19,12 @@ from hostapp.app import Services, build_services
 from hostapp.ledger import Ledger
 from hostapp.wallet.service import WalletError
 from tests.reliability.secret_scan import assert_no_secret_on_disk, secret_forms
-from tests.support import wait_for
+from tests.support import busybox_job, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.keyring, pytest.mark.slow]
 
 JOBS = 20
 PRICE = 1_234  # base units per second: an odd figure, so a rounding or float anywhere shows
-
-
-def short_job(n: int) -> dict[str, Any]:
-    return {
-        "version": "0.1",
-        "type": "container",
-        "ops": [
-            {
-                "type": "container/run",
-                "id": "run",
-                "args": {"image": "hostapp-test/busybox:latest", "cmd": ["sh", "-c", f"echo job {n}; sleep 1"]},
-            }
-        ],
-    }
 
 
 @pytest.fixture
@@ -99,7 +85,7 @@ def test_many_jobs_reconcile_to_the_base_unit(services: tuple[Services, str]) ->
     app, _ = services
     node = app.start_node()
     assert app.uses_local_grid
-    job_ids = [submit(app, short_job(n)) for n in range(JOBS)]
+    job_ids = [submit(app, busybox_job(1, f"job {n}")) for n in range(JOBS)]
     wait_for(
         lambda: all(grid_state(app, j) == "succeeded" for j in job_ids), timeout=240, what=f"{JOBS} jobs succeeded"
     )
@@ -111,7 +97,7 @@ def test_many_jobs_reconcile_to_the_base_unit(services: tuple[Services, str]) ->
 def test_rpc_down_then_back_payouts_reconcile(services: tuple[Services, str]) -> None:
     app, _ = services
     node = app.start_node()
-    first = submit(app, short_job(0))
+    first = submit(app, busybox_job(1, "job 0"))
     wait_for(lambda: grid_state(app, first) == "succeeded", timeout=120, what="a job before the outage")
 
     rpc_url = app.wallet.rpc_url()
@@ -122,7 +108,7 @@ def test_rpc_down_then_back_payouts_reconcile(services: tuple[Services, str]) ->
             app.wallet.balances(client)
     assert time.monotonic() - started < 30  # an offline error, not a hang (generous: a shared CI box)
 
-    during = [submit(app, short_job(n)) for n in (1, 2)]
+    during = [submit(app, busybox_job(1, f"job {n}")) for n in (1, 2)]
     wait_for(lambda: all(grid_state(app, j) == "succeeded" for j in during), timeout=120, what="jobs while down")
     assert app.grid_client.credits()["unpaid"] > 0  # credited, not paid: the node kept working
     assert node.status()["state"] in {"working", "waiting"}

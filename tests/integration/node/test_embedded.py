@@ -54,15 +54,24 @@ def test_embedded_default_runs_demo_jobs_and_pays_the_wallet(hostapp_home: Path,
             rows = services.store.query("SELECT amount, payout_signature FROM ledger WHERE status = 'paid'")
             return rows if len(rows) >= 2 else []
 
-        rows = wait_for(paid_rows, timeout=120, what="two paid demo jobs")
-        assert all(r["payout_signature"] for r in rows)
+        wait_for(paid_rows, timeout=120, what="two paid demo jobs")
         assert node.status()["state"] in {s.value for s in NodeState}
+        # Stop taking jobs, let the grid pay what it credited, and bring the ledger in line with it.
+        node.stop()
+
+        def all_paid() -> dict[str, Any] | None:
+            node.sync_credits()
+            credits = services.grid_client.credits()
+            return credits if credits["unpaid"] == 0 else None
+
+        credits = wait_for(all_paid, timeout=60, what="every credit paid on chain")
+        paid_total = ledger.total(("paid",))
+        assert paid_total == credits["paid"] == credits["credited"] > 0
+        assert ledger.total(("credited",)) == 0
         # What the wallet reads on chain through solana-py over the local RPC equals the ledger.
         wallet = services.wallet
         with wallet.chain_client() as client:
             balance = wallet.balances(client)
-        paid_total = ledger.total(("paid",))
-        assert paid_total > 0
         assert balance.token is not None
         assert balance.token.amount == paid_total
         with wallet.chain_client() as client:

@@ -24,28 +24,14 @@ from hostapp.schedule.grid import Cell, WeeklyGrid
 from hostapp.schedule.policy_file import save_policy
 from hostapp.store import Store
 from hostapp.wallet.keystore import KeypairKeystore
-from tests.support import wait_for
+from tests.support import busybox_job, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 GPU = "GPU-00000000-test-0000-0000-000000000000"
 
 
-def job(seconds: float, text: str = "work") -> dict[str, Any]:
-    return {
-        "version": "0.1",
-        "type": "container",
-        "ops": [
-            {
-                "type": "container/run",
-                "id": "run",
-                "args": {
-                    "image": "hostapp-test/busybox:latest",
-                    "cmd": ["sh", "-c", f"echo start {text}; sleep {seconds}; echo done {text}"],
-                },
-            }
-        ],
-    }
+job = busybox_job  # imported by other suites under this name
 
 
 class Foreign:
