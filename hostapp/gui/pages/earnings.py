@@ -4,9 +4,8 @@ electricity cost at the user's price, CSV export. Every figure is a SQL aggregat
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -27,6 +26,7 @@ from hostapp.earnings.export import export_csv
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, duration_text, heading, when_text
 from hostapp.gui.viewmodels import format_amount
+from hostapp.gui.widgets.row_table import AnyIndex, RowTableModel
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 from hostapp.ledger import LedgerRow
@@ -36,14 +36,12 @@ PAYOUT_ROWS = 200
 PAYOUT_HEADERS = ["Time", "Amount", "Jobs", "Signature"]
 PERIOD_LABELS = {Period.DAY: "24 h", Period.WEEK: "7 days", Period.MONTH: "30 days", Period.ALL: "All"}
 
-AnyIndex = QModelIndex | QPersistentModelIndex
-
 
 def _short_gpu(uuid: str) -> str:
     return "CPU" if not uuid else (uuid if len(uuid) <= 16 else uuid[:12] + "…")
 
 
-class LedgerTableModel(QAbstractTableModel):
+class LedgerTableModel(RowTableModel[LedgerRow]):
     """Ledger rows newest first, fetched PAGE_SIZE at a time as the view scrolls (LIMIT/OFFSET)."""
 
     HEADERS = ("Started", "Job", "GPU", "Duration", "Rate /s", "Amount", "Status", "Payout signature")
@@ -52,7 +50,6 @@ class LedgerTableModel(QAbstractTableModel):
         super().__init__()
         self._queries = queries
         self._decimals = decimals
-        self.rows: list[LedgerRow] = []
         self._total = 0
         self.reload()
 
@@ -61,12 +58,6 @@ class LedgerTableModel(QAbstractTableModel):
         self._total = self._queries.row_count()
         self.rows = self._queries.page(0, PAGE_SIZE)
         self.endResetModel()
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
 
     def canFetchMore(self, parent: AnyIndex) -> bool:
         return not parent.isValid() and len(self.rows) < self._total
@@ -80,16 +71,7 @@ class LedgerTableModel(QAbstractTableModel):
         self.rows.extend(more)
         self.endInsertRows()
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
-            return None
-        row = self.rows[index.row()]
-        column = index.column()
+    def cell(self, row: LedgerRow, column: int) -> str:
         if column == 0:
             return when_text(row.started_at)
         if column == 1:

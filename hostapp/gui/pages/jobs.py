@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import duration_text, heading, when_text
+from hostapp.gui.widgets.row_table import RowTableModel
 from hostapp.gui.wiring import GuiServices
 
 HISTORY_LIMIT = 500
 LOG_LINES = 5000
 
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 # The search is a parameter of a fixed statement; the LIKE pattern escapes % and _.
 _HISTORY_SQL = (
@@ -40,13 +40,12 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-class JobHistoryModel(QAbstractTableModel):
+class JobHistoryModel(RowTableModel[tuple[Any, ...]]):
     HEADERS = ("Created", "Job", "Source", "Status", "Duration", "Reason")
 
     def __init__(self, services: GuiServices) -> None:
         super().__init__()
         self._services = services
-        self.rows: list[tuple[Any, ...]] = []
         self.search = ""
         self.reload()
 
@@ -59,30 +58,16 @@ class JobHistoryModel(QAbstractTableModel):
         ]
         self.endResetModel()
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
-            return None
-        job_id, attempt, source, status, reason, created, started, ended = self.rows[index.row()]
-        column = index.column()
+    def cell(self, row: tuple[Any, ...], column: int) -> str:
+        job_id, attempt, source, status, reason, created, started, ended = row
         if column == 0:
             return when_text(created)
         if column == 1:
-            return job_id if attempt == 1 else f"{job_id} #{attempt}"
+            return str(job_id) if attempt == 1 else f"{job_id} #{attempt}"
         if column == 2:
-            return source
+            return str(source)
         if column == 3:
-            return status
+            return str(status)
         if column == 4:
             return duration_text(int(ended - started)) if started and ended else "—"
         return reason or ""
