@@ -59,9 +59,9 @@ def default_paths() -> AppPaths:
     import platformdirs
 
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    # Without XDG_RUNTIME_DIR (a service, a container) platformdirs warns and guesses /tmp/runtime-UID;
+    # Without a private XDG_RUNTIME_DIR (a service, a container) platformdirs warns and guesses /tmp/runtime-UID;
     # a folder under our own cache is private and predictable instead.
-    if os.name == "posix" and os.environ.get("XDG_RUNTIME_DIR"):
+    if os.name == "posix" and _private_dir(os.environ.get("XDG_RUNTIME_DIR")):
         runtime = Path(dirs.user_runtime_dir)
     else:
         runtime = Path(dirs.user_cache_dir) / "run"
@@ -72,3 +72,14 @@ def default_paths() -> AppPaths:
         logs=Path(dirs.user_log_dir),
         runtime=runtime,
     )
+
+
+def _private_dir(path: str | None) -> bool:
+    """An existing folder only its owner (us) can enter, as XDG_RUNTIME_DIR must be."""
+    if not path:
+        return False
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and info.st_mode & 0o077 == 0

@@ -52,3 +52,25 @@ def test_binary_garbage_does_not_crash(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_bytes(b"\xff\xfe\x00garbage")
     assert load_settings(path).problem is not None
+
+
+def test_runtime_dir_is_private_even_when_xdg_runtime_dir_is_not(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import warnings
+
+    from hostapp.config.paths import default_paths
+
+    shared = tmp_path / "shared-run"
+    shared.mkdir(mode=0o777)
+    os.chmod(shared, 0o777)
+    monkeypatch.delenv("HOSTAPP_HOME", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # platformdirs' RuntimeDirWarning would fail here
+        runtime = default_paths().runtime
+    assert not str(runtime).startswith(str(shared))
+    private = tmp_path / "private-run"
+    private.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(private))
+    assert str(default_paths().runtime).startswith(str(private))
