@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
+from pydantic import ValidationError
 
+from hostapp.grid.models import LeaseResponse
 from hostapp.grid.signing import Signer, sign_request
 
 if TYPE_CHECKING:
@@ -175,18 +177,14 @@ class GridClient:
         response = self._request("POST", "/v1/node/lease", body, read_timeout=wait_seconds + self.timeout)
         if response.status_code == 204:
             return None
-        data = self._json(response)
-        return Lease(
-            job_id=data["job_id"],
-            attempt=int(data["attempt"]),
-            price_per_second=int(data["price_per_second"]),
-            timeout_seconds=int(data["timeout_seconds"]),
-            definition=data["definition"],
-            gpu_uuid=data.get("gpu_uuid"),
-            lease_seconds=int(data["lease_seconds"]),
-            heartbeat_seconds=int(data["heartbeat_seconds"]),
-            expires_monotonic=time.monotonic() + int(data["lease_seconds"]),
-        )
+        received = time.monotonic()
+        try:
+            # The server's own response schema: a malformed lease is a clear refusal, not a KeyError.
+            wire = LeaseResponse.model_validate(self._json(response))
+        except ValidationError as exc:
+            raise GridRejected(response.status_code, "bad_response", f"malformed lease: {exc.errors()[0]}") from None
+        fields = wire.model_dump(exclude={"lease_expires_at"})
+        return Lease(**fields, expires_monotonic=received + wire.lease_seconds)
 
     def heartbeat(
         self,
