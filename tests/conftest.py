@@ -1,9 +1,12 @@
-"""Shared fixtures: an isolated HOSTAPP_HOME, the real Docker engine, locally built images."""
+"""Shared fixtures: an isolated HOSTAPP_HOME, the real Docker engine, locally built images, a local registry."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +67,33 @@ def grid(tmp_path: Path) -> Iterator[object]:
     local.start()
     yield local
     local.stop()
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """A real registry (Debian's docker-registry) on 127.0.0.1; yields its address host:port."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail("docker-registry (Debian package docker-registry) is needed for the pull tests")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + str(tmp_path / "data") + "\n"
+        "http:\n  addr: 127.0.0.1:" + str(port) + "\n"
+    )
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -188,7 +188,12 @@ def _with_tag(name: str) -> str:
 def _pull_reason(ref: str, message: str) -> str:
     lowered = message.lower()
     if "no space left" in lowered:
-        return f"disk full while pulling {ref}: free disk space or lower the image cache budget"
+        # Pruning after each pull keeps only hostapp's own images in budget: name the disk and what to do.
+        return (
+            f"not enough disk space to pull {ref} (no space left on device): free space on the disk that holds "
+            "Docker's data (`docker info` shows it as Docker Root Dir, `docker system df` shows what uses it), "
+            "then retry"
+        )
     if any(word in lowered for word in ("denied", "unauthorized", "authentication required", "forbidden")):
         return f"pull of {ref} denied by the registry: {message.splitlines()[0][:200]}"
     if "not found" in lowered or "manifest unknown" in lowered:
