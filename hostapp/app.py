@@ -216,6 +216,7 @@ class Services:
             driver_version=detection.driver_version,
             cuda_version=detection.cuda_driver_version,
             lease_wait_seconds=20.0,
+            prepull=list(self.settings.image_cache.prepull),
         )
         return Node(
             bus=self.bus,

@@ -128,6 +128,7 @@ class NodeConfig:
     driver_version: str | None = None
     cuda_version: str | None = None
     machine: MachineCaps = field(default_factory=MachineCaps)  # what jobs may use here (GPU runtime, network)
+    prepull: list[str] = field(default_factory=list)  # images to have ready before a job asks (settings)
 
 
 class Node:
@@ -191,6 +192,8 @@ class Node:
         supervisor = threading.Thread(target=self._supervise, name="node-supervisor", daemon=True)
         supervisor.start()
         self._threads.append(supervisor)
+        if self.config.prepull:
+            threading.Thread(target=self._prepull, name="node-prepull", daemon=True).start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stops leasing; running jobs are stopped and their leases released (the grid re-offers them)."""
@@ -208,6 +211,18 @@ class Node:
             thread.join(max(0.1, deadline - time.monotonic()))
         for slot in self.slots.values():
             self._set(slot, NodeState.STOPPED, "Stopped")
+
+    def _prepull(self) -> None:
+        """Pull the pre-pull list in the background, then bring the cache back within its budget."""
+        refs = self.config.prepull
+        try:
+            problems = self.runner.images.prepull(refs)
+            self.runner.images.prune(keep=set(refs))
+        except Exception as exc:  # the engine may be down: jobs will say so; the node runs on
+            problems = {ref: str(exc) for ref in refs}
+        for ref, problem in problems.items():
+            log.warning("pre-pull of %s failed: %s", ref, problem)
+        self.bus.publish("node.prepull", images=refs, problems=problems)
 
     def _payout_address_changed(self, event: Any) -> None:
         """A new payout address reaches the grid with the next registration (before the next lease)."""

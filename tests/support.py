@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import os
+import tarfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,3 +46,23 @@ class FreshKeystore(KeypairKeystore):
 
     def __init__(self) -> None:
         super().__init__(Keypair())
+
+
+def push_fresh_image(docker_client: Any, source: str, ref: str) -> str:
+    """Build a fresh image (a random layer on top of `source`), push it, and delete it locally."""
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (
+            ("Dockerfile", f"FROM {source}\nCOPY payload /payload\n".encode()),
+            ("payload", os.urandom(256 * 1024)),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    docker_client.images.build(fileobj=context, custom_context=True, tag=ref, rm=True)
+    for _ in docker_client.api.push(ref, stream=True, decode=True):
+        pass
+    digest = next(d for d in docker_client.images.get(ref).attrs["RepoDigests"] if d.startswith(ref.split(":")[0]))
+    docker_client.images.remove(ref)  # only the registry has it now
+    return digest

@@ -313,6 +313,7 @@ class JobRunner:
             except PullError as exc:
                 raise _OpFailed(str(exc)) from None
             created = self._api.create_container(**kwargs)
+            self._prune_images(keep=spec.image)
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # a leftover of an earlier run of this attempt
                 self._remove_container(name)
@@ -321,6 +322,16 @@ class JobRunner:
                 raise
         self.images.touch(spec.image)
         return str(created["Id"])
+
+    def _prune_images(self, keep: str) -> None:
+        """Back within the image budget after a pull; images in use by containers stay (the engine refuses)."""
+        try:
+            removed = self.images.prune(keep={keep})
+        except Exception as exc:  # a cache that cannot shrink now must not fail the job that pulled
+            log.warning("image cache pruning failed: %s", exc)
+            return
+        if removed:
+            log.info("image cache over budget: removed %s", ", ".join(removed))
 
     def _execute(
         self, job: GridJob, op: RunOp, container_id: str, handle: _Handle, deadline: float, op_result: OpResult
@@ -541,6 +552,10 @@ class JobRunner:
             handle.frozen_since = None
         self.bus.publish("job.thawed", job_id=job_id)
         return True
+
+    def running_job_ids(self) -> list[str]:
+        with self._handles_lock:
+            return list(self._handles)
 
     def stop(self, job_id: str) -> bool:
         """SIGTERM, grace, SIGKILL; `run()` then returns with status "stopped"."""

@@ -2,75 +2,19 @@
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
-import socket
-import subprocess
-import tarfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from hostapp.jobs.definition import GridJob, parse_job_definition
+from tests.support import push_fresh_image
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.fail("docker-registry (Debian package docker-registry) is needed for the pull tests")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + str(tmp_path / "data") + "\n"
-        "http:\n  addr: 127.0.0.1:" + str(port) + "\n"
-    )
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def _push(docker_client: Any, source: str, ref: str) -> str:
-    """Build a fresh image (a random layer on top of `source`), push it, and delete it locally."""
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (
-            ("Dockerfile", f"FROM {source}\nCOPY payload /payload\n".encode()),
-            ("payload", os.urandom(256 * 1024)),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    docker_client.images.build(fileobj=context, custom_context=True, tag=ref, rm=True)
-    for _ in docker_client.api.push(ref, stream=True, decode=True):
-        pass
-    digest = next(d for d in docker_client.images.get(ref).attrs["RepoDigests"] if d.startswith(ref.split(":")[0]))
-    docker_client.images.remove(ref)  # only the registry has it now
-    return digest
 
 
 def test_pull_with_progress_digest_pinning_and_cache_pruning(
     registry, make_runner, docker_client, busybox_image
 ) -> None:  # type: ignore[no-untyped-def]
     ref = f"{registry}/hostapp-test/busybox:pull"
-    pinned = _push(docker_client, busybox_image, ref)  # name@sha256:…
+    pinned = push_fresh_image(docker_client, busybox_image, ref)  # name@sha256:…
     runner, events = make_runner()
     try:
         definition = parse_job_definition(
@@ -101,3 +45,33 @@ def test_pull_with_progress_digest_pinning_and_cache_pruning(
     finally:
         for image in docker_client.images.list(name=f"{registry}/hostapp-test/busybox"):
             docker_client.images.remove(image.id, force=True)
+
+
+def test_each_pull_keeps_the_cache_within_its_budget(registry, make_runner, docker_client, busybox_image) -> None:  # type: ignore[no-untyped-def]
+    """After a pull, the least recently used images hostapp pulled go until the cache fits its budget."""
+    import docker.errors
+
+    first, second = (push_fresh_image(docker_client, busybox_image, f"{registry}/hostapp-test/lru-{n}:v") for n in "12")
+    runner, _ = make_runner()
+
+    def run(ref: str, job_id: str) -> None:
+        definition = parse_job_definition(
+            {"ops": [{"type": "container/run", "id": "p", "args": {"image": ref, "cmd": ["true"]}}]}
+        )
+        result = runner.run(GridJob(job_id, 1, 1, 120, definition))
+        assert result.status == "succeeded", result.reason
+
+    try:
+        run(first, "lru-1")
+        (cached,) = runner.images.tracked()
+        runner.images.budget_bytes = cached.size * 3 // 2  # room for one such image, not two
+        run(second, "lru-2")
+        assert [image.ref for image in runner.images.tracked()] == [second]
+        with pytest.raises(docker.errors.ImageNotFound):
+            docker_client.images.get(first)
+        docker_client.images.get(second)
+        docker_client.images.get(busybox_image)  # the user's own image is never pruned
+    finally:
+        for ref in (first, second):
+            for image in docker_client.images.list(name=ref.split("@")[0]):
+                docker_client.images.remove(image.id, force=True)

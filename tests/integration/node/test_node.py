@@ -24,7 +24,7 @@ from hostapp.schedule.grid import Cell, WeeklyGrid
 from hostapp.schedule.policy_file import save_policy
 from hostapp.store import Store
 from hostapp.wallet.keystore import KeypairKeystore
-from tests.support import busybox_job, wait_for
+from tests.support import busybox_job, push_fresh_image, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -245,3 +245,21 @@ def test_a_new_payout_address_reaches_the_grid_without_a_restart(
         wait_for(lambda: h.client.node_info()["payout_address"] == cold_wallet, what="re-registered", timeout=30)
     finally:
         h.close()
+
+
+def test_the_pre_pull_list_is_pulled_in_the_background_when_the_node_starts(
+    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str, registry: str
+) -> None:
+    ready = push_fresh_image(docker_client, busybox_image, f"{registry}/hostapp-test/prepull:v")
+    missing = f"{registry}/hostapp-test/never-pushed:v"
+    h = Harness(tmp_path, grid, docker_client, pol.AvailabilityPolicy(), prepull=[ready, missing])
+    h.node.start()
+    try:
+        done = wait_for(lambda: [e.data for e in h.events if e.topic == "node.prepull"], what="pre-pull finished")
+        assert list(done[0]["problems"]) == [missing] and "not found" in done[0]["problems"][missing]
+        assert [image.ref for image in h.runner.images.tracked()] == [ready]
+        docker_client.images.get(ready)
+    finally:
+        h.close()
+        for image in docker_client.images.list(name=ready.split("@")[0]):
+            docker_client.images.remove(image.id, force=True)
