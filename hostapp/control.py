@@ -1,7 +1,8 @@
 """Local control socket: `hostapp status/pause/resume/schedule` talk to a running app or node.
 
 A Unix socket in the user's runtime dir, mode 0600 inside a 0700 folder: only the owner can
-connect. One JSON request line in, one JSON response line out; the server never trusts the
+connect. One JSON request line in; out come zero or more `{"event": …}` lines (a long command such
+as `run-job` streams its progress) and then one `{"ok": …}` line. The server never trusts the
 request beyond the fields it names.
 """
 
@@ -14,21 +15,37 @@ import os
 import socket
 import socketserver
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_BYTES = 1024 * 1024
+# A job definition may be 1 MiB of UTF-8; JSON escaping in the request can make it up to 6× longer.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+
+Emit = Callable[[dict[str, Any]], None]
 
 
 class ControlError(Exception):
     """Nothing is running, or the running app refused the request; the message says what to do."""
 
 
+class NotRunning(ControlError):
+    """No app or node answers on the socket (none started, or one that crashed left it behind)."""
+
+
+class ClientGone(Exception):
+    """The client hung up while a command was still streaming to it."""
+
+
 class ControlHandler(Protocol):
-    def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
-        """Run `command` and return a JSON-able result; raise ValueError for a bad request."""
+    def handle_control(self, command: str, args: dict[str, Any], emit: Emit) -> dict[str, Any]:
+        """Run `command` and return a JSON-able result; raise ValueError for a bad request.
+
+        `emit` sends a progress event to the client before the result; it raises ClientGone once the
+        client has hung up, so a long command can stop the work nobody waits for any more.
+        """
         ...
 
 
@@ -46,14 +63,27 @@ class _RequestHandler(socketserver.StreamRequestHandler):
             args = request.get("args") or {}
             if not isinstance(args, dict):
                 raise ValueError("'args' must be an object")
-            result = self.server.handler.handle_control(request["command"], args)
+            result = self.server.handler.handle_control(request["command"], args, self._emit)
             response: dict[str, Any] = {"ok": True, "result": result}
+        except ClientGone:
+            return
         except (ValueError, json.JSONDecodeError) as exc:
             response = {"ok": False, "error": str(exc)}
         except Exception as exc:
             log.exception("control command failed")
             response = {"ok": False, "error": f"internal error: {exc}"}
-        self.wfile.write(json.dumps(response, default=str).encode() + b"\n")
+        with contextlib.suppress(OSError):
+            self._send(response)
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        try:
+            self._send({"event": event})
+        except OSError as exc:
+            raise ClientGone(str(exc)) from exc
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self.wfile.write(json.dumps(message, default=str).encode() + b"\n")
+        self.wfile.flush()
 
 
 class _ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -105,31 +135,52 @@ def _answers(path: Path) -> bool:
     return True
 
 
-def call(path: Path, command: str, args: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
-    """Send one command to the running app; raises ControlError with a one-line reason."""
+def call(
+    path: Path,
+    command: str,
+    args: dict[str, Any] | None = None,
+    timeout: float | None = 10.0,
+    on_event: Emit | None = None,
+) -> Any:
+    """Send one command to the running app; raises ControlError with a one-line reason.
+
+    Events the command streams go to `on_event`. `timeout` bounds each wait for the next line (None:
+    wait as long as the command runs, for commands that run a job).
+    """
     if not path.exists():
-        raise ControlError("hostapp is not running (no control socket): start it with `hostapp` or `hostapp node`")
+        raise NotRunning("hostapp is not running (no control socket): start it with `hostapp` or `hostapp node`")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.connect(str(path))
-            sock.sendall(json.dumps({"command": command, "args": args or {}}).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
         except (ConnectionRefusedError, FileNotFoundError) as exc:
-            raise ControlError(
+            raise NotRunning(
                 "hostapp is not running (stale control socket): start it with `hostapp` or `hostapp node`"
             ) from exc
         except OSError as exc:
             raise ControlError(f"cannot talk to the running hostapp: {exc}") from exc
-    try:
-        response = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise ControlError("the running hostapp sent no valid answer; check its log") from exc
+        try:
+            sock.sendall(json.dumps({"command": command, "args": args or {}}).encode() + b"\n")
+            with sock.makefile("rb") as lines:
+                response = _read_response(lines, on_event)
+        except OSError as exc:
+            raise ControlError(f"cannot talk to the running hostapp: {exc}") from exc
     if not response.get("ok"):
         raise ControlError(str(response.get("error")))
     return response.get("result")
+
+
+def _read_response(lines: Any, on_event: Emit | None) -> dict[str, Any]:
+    for line in lines:
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ControlError("the running hostapp sent no valid answer; check its log") from exc
+        if not isinstance(message, dict):
+            break
+        if "event" in message:
+            if on_event is not None and isinstance(message["event"], dict):
+                on_event(message["event"])
+            continue
+        return message
+    raise ControlError("the running hostapp closed the connection without an answer; check its log")

@@ -30,9 +30,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from hostapp.control import Emit
 from hostapp.events import EventBus
 from hostapp.grid.client import GridClient, GridRejected, GridUnavailable, Lease, LeaseLost
 from hostapp.jobs.definition import JobDefinitionError, MachineCaps, unsupported
+from hostapp.jobs.local import LocalJobRequest, run_local_job
 from hostapp.jobs.runner import JobResult, JobRunner
 from hostapp.ledger import Ledger
 from hostapp.schedule import policy as pol
@@ -161,6 +163,7 @@ class Node:
         self._power = power  # watts a GPU draws now (telemetry), to meter each job's energy
         self.slots = {key: SlotStatus(key) for key in (gpus or [CPU_SLOT])}
         self._running: dict[str, _Running] = {}
+        self._local_gpus: set[str] = set()  # GPUs a `hostapp run-job` job holds: no grid job leases them
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -205,6 +208,8 @@ class Node:
             running_job.stop_reason = "hostapp is shutting down"
             running_job.preempting = True
             self.runner.stop(running_job.lease.job_id)
+        for job_id in self.runner.running_job_ids():  # local jobs (hostapp run-job) end with the node
+            self.runner.stop(job_id)
         self.driver.stop()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -278,10 +283,43 @@ class Node:
             "earned": self.ledger.total(),
         }
 
-    def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+    def run_local(self, request: LocalJobRequest, emit: Emit) -> dict[str, Any]:
+        """`hostapp run-job` through the running node: the job runs here, whatever the schedule says
+        (the user asked for it), and its GPU takes no grid job until it ends (hostapp/jobs/local.py)."""
+        claimed: list[str] = []
+
+        def claim_gpu(gpu: str) -> str | None:
+            with self._lock:
+                running = self._running.get(gpu)
+                if running is not None:
+                    return (
+                        f"GPU {gpu} is running grid job {running.lease.job_id}: run it again when that job "
+                        "ends, or pause hostapp first (`hostapp pause`) and wait until the job has stopped"
+                    )
+                if gpu in self._local_gpus:
+                    return f"GPU {gpu} is running another local job: run it again when that one ends"
+                if not request.dry_run:
+                    self._local_gpus.add(gpu)
+                    claimed.append(gpu)
+                    if gpu in self.slots:
+                        self._set(self.slots[gpu], NodeState.UNAVAILABLE, "Running a local job (hostapp run-job)")
+            return None
+
+        try:
+            return run_local_job(
+                request, lambda _definition: self.config.machine, lambda: self.runner, emit, claim_gpu=claim_gpu
+            )
+        finally:
+            with self._lock:
+                self._local_gpus.difference_update(claimed)
+                self._wake.notify_all()
+
+    def handle_control(self, command: str, args: dict[str, Any], emit: Emit) -> dict[str, Any]:
         """The control socket's commands (hostapp/control.py)."""
         if command == "status":
             return self.status()
+        if command == "run-job":
+            return self.run_local(LocalJobRequest.from_json(args), emit)
         if command == "pause":
             until = args.get("until")
             try:
@@ -375,6 +413,8 @@ class Node:
             for key, slot in self.slots.items():
                 available, _ = self._slot_available(key)
                 running = self._running.get(key)
+                if key in self._local_gpus:
+                    continue
                 if running is None:
                     # An idle slot (maybe inside a long-poll) shows the new answer at once; its worker
                     # gives back any lease that arrives meanwhile.
@@ -493,6 +533,10 @@ class Node:
                 self._stopping.wait(self.config.offline_retry_seconds)
 
     def _slot_step(self, key: str, slot: SlotStatus) -> None:
+        if key in self._local_gpus:
+            with self._lock:
+                self._wake.wait(timeout=1.0)
+            return
         available, decision = self._slot_available(key)
         if not available:
             reasons = self._slot_reasons(key, decision) if decision else []
@@ -521,7 +565,7 @@ class Node:
         if lease is None:
             self._set(slot, NodeState.WAITING, "Waiting for work")
             return
-        if not self._slot_available(key)[0] or self._stopping.is_set():
+        if not self._slot_available(key)[0] or key in self._local_gpus or self._stopping.is_set():
             self._safe_release(lease, "node became unavailable while leasing")
             return
         self._work(key, slot, lease)

@@ -1,8 +1,12 @@
-"""`hostapp run-job FILE.json [--gpu UUID] [--dry-run] [--json] [--network] [--timeout S]`.
+"""`hostapp run-job FILE.json [--gpu UUID] [--dry-run] [--json] [--network] [--timeout S] [--standalone]`.
 
 Exit codes: 0 the job succeeded (dry run: runnable here), 1 the job failed, 2 the definition is
 invalid (each error with its JSON path), 3 valid but not runnable here (each `unsupported:` line).
-pydantic and docker are imported inside the handler: this module is imported for every command.
+
+When the app or `hostapp node` runs, the job goes to it over the control socket, the way `docker run`
+hands a container to dockerd: this process then imports neither pydantic nor docker (start-up is
+most of a short job's time), and the node keeps grid jobs off the GPU while the local job has it.
+Else (or with --standalone) the job runs in this process. Both paths share hostapp/jobs/local.py.
 """
 
 from __future__ import annotations
@@ -21,85 +25,150 @@ def add_parser(sub: Any) -> None:
         "run-job", help="run a Nosana-style job definition locally, like the grid would"
     )
     parser.add_argument("file", metavar="FILE.json", help="the job definition")
-    parser.add_argument("--gpu", metavar="UUID", help="the GPU to hand to GPU ops (nvidia-smi -L shows UUIDs)")
+    parser.add_argument("--gpu", metavar="UUID", help="the GPU to hand to GPU ops (`hostapp gpu` shows UUIDs)")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (no live output)")
     parser.add_argument("--network", action="store_true", help="give the job outbound network (own bridge)")
     parser.add_argument("--timeout", type=int, default=3600, metavar="S", help="job timeout in seconds")
+    parser.add_argument(
+        "--standalone", action="store_true", help="run in this process even when the app or node is running"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from hostapp.cli import CliError
-    from hostapp.jobs.definition import JobDefinitionError, parse_job_definition
+    from hostapp.jobs.limits import MAX_TIMEOUT_SECONDS
 
     path = Path(args.file)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}", EXIT_INVALID) from None
+    if not 1 <= args.timeout <= MAX_TIMEOUT_SECONDS:
+        raise CliError(f"--timeout must be between 1 and {MAX_TIMEOUT_SECONDS} seconds", EXIT_INVALID)
+    printer = _Progress(quiet=args.json)
+    request = {
+        "name": path.stem,
+        "gpu": args.gpu,
+        "network": args.network,
+        "timeout_seconds": args.timeout,
+        "dry_run": args.dry_run,
+    }
+    answer = None if args.standalone else _through_running_app(raw, request, printer)
+    if answer is None:
+        answer = _in_this_process(raw, request, printer)
+    return _report(answer, path, args)
+
+
+def _through_running_app(raw: bytes, request: dict[str, Any], printer: _Progress) -> dict[str, Any] | None:
+    """The answer of the running app or node; None when none runs (or it cannot take this file)."""
+    from hostapp.cli import CliError
+    from hostapp.config.paths import default_paths
+    from hostapp.control import ControlError, NotRunning, call
+    from hostapp.jobs.limits import MAX_DEFINITION_BYTES
+
+    if len(raw) > MAX_DEFINITION_BYTES:
+        return None  # refused either way; this process says why in the definition's own words
     try:
-        definition = parse_job_definition(raw)
-    except JobDefinitionError as exc:
-        for json_path, reason in exc.errors:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
+        answer = call(
+            default_paths().control_socket,
+            "run-job",
+            {**request, "definition": text},
+            timeout=None,
+            on_event=printer,
+        )
+    except NotRunning:
+        return None
+    except ControlError as exc:
+        raise CliError(f"the running hostapp could not run the job: {exc}", EXIT_FAILED) from exc
+    return dict(answer)
+
+
+def _in_this_process(raw: bytes, request: dict[str, Any], printer: _Progress) -> dict[str, Any]:
+    from hostapp.app import build_services
+    from hostapp.engine import EngineUnavailable, gpu_runtime
+    from hostapp.jobs.definition import JobDefinition, MachineCaps, needs_gpu
+    from hostapp.jobs.local import LocalJobRequest, run_local_job
+    from hostapp.jobs.runner import JobRunner
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {"outcome": "invalid", "errors": [["$", f"not UTF-8 text ({exc.reason} at byte {exc.start})"]]}
+    services = build_services()
+    try:
+        try:
+            client, problem = services.docker, None
+        except EngineUnavailable as exc:
+            client, problem = None, str(exc)
+
+        def caps(definition: JobDefinition) -> MachineCaps:
+            # `docker info` is one of the engine's slower calls: ask it only when a GPU matters.
+            if client is None or not needs_gpu(definition):
+                return MachineCaps()
+            ok, detail = gpu_runtime(client.info())
+            return MachineCaps(nvidia_runtime=ok, runtime_detail=detail)
+
+        def runner() -> JobRunner:
+            services.runner.reconcile()  # what an earlier run-job killed mid-job left behind
+            return services.runner
+
+        job = LocalJobRequest.from_json({**request, "definition": text})
+        return run_local_job(job, caps, runner, printer, engine_problem=problem)
+    finally:
+        services.close()
+
+
+class _Progress:
+    """Prints the events a running job streams: log lines as they come, pulls, the job id."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        topic, data = event.get("topic"), event.get("data") or {}
+        if topic == "job.log":
+            stream = sys.stderr if data.get("stream") == "stderr" else sys.stdout
+            print(f"[{data.get('op_id')}] {data.get('line')}", file=stream, flush=True)
+        elif topic == "job.pull.progress":
+            mib, total = data.get("bytes_done", 0) / 1048576, data.get("bytes_total", 0) / 1048576
+            layers = f"{data.get('layers_done')}/{data.get('layers_total')} layers"
+            print(f"pull {data.get('image')}: {layers}, {mib:.1f}/{total:.1f} MiB", file=sys.stderr, flush=True)
+        elif topic == "job.started":
+            print(f"job {data.get('job_id')}: {data.get('ops')} ops", file=sys.stderr, flush=True)
+
+
+def _report(answer: dict[str, Any], path: Path, args: argparse.Namespace) -> int:
+    outcome = answer.get("outcome")
+    if outcome == "invalid":
+        errors = answer.get("errors", [])
+        for json_path, reason in errors:
             print(f"invalid: {json_path}: {reason}", file=sys.stderr)
-        print(f"hostapp: error: {path} is not a valid job definition ({len(exc.errors)} errors)", file=sys.stderr)
+        print(f"hostapp: error: {path} is not a valid job definition ({len(errors)} errors)", file=sys.stderr)
         return EXIT_INVALID
-    if not 1 <= args.timeout <= 7 * 24 * 3600:
-        raise CliError("--timeout must be between 1 and 604800 seconds", EXIT_INVALID)
-    if args.dry_run:
-        return _dry_run(definition, args)
-    return _run(definition, path, args)
-
-
-def _machine_caps(client: Any, definition: Any) -> Any:
-    from hostapp.engine import gpu_runtime
-    from hostapp.jobs.definition import MachineCaps, needs_gpu
-
-    if not needs_gpu(definition):  # `docker info` is one of the engine's slower calls: skip it when moot
-        return MachineCaps()
-    ok, detail = gpu_runtime(client.info())
-    return MachineCaps(nvidia_runtime=ok, runtime_detail=detail)
-
-
-def _connect() -> tuple[Any, str | None]:
-    from hostapp.engine import EngineUnavailable, connect
-
-    try:
-        return connect(timeout=60), None
-    except EngineUnavailable as exc:
-        return None, str(exc)
-
-
-def _dry_run(definition: Any, args: argparse.Namespace) -> int:
-    from hostapp.jobs.definition import RunOp, effective_command, execution_order, unsupported
-
-    client, problem = _connect()
-    if client is None:
-        lines = [f"unsupported: job: {problem}"]
-    else:
-        lines = unsupported(definition, _machine_caps(client, definition))
-    if args.gpu is None and client is not None:
-        lines += [
-            f"unsupported: op {op.id}: args.gpu: cannot run GPU job: no --gpu UUID given"
-            for op in definition.ops
-            if isinstance(op, RunOp) and op.args.gpu and not any(f"op {op.id}: args.gpu" in line for line in lines)
-        ]
-    plan = []
-    for op in execution_order(definition):
-        entry: dict[str, Any] = {"op": op.id, "type": op.type}
-        if isinstance(op, RunOp):
-            entry.update(
-                image=op.args.image,
-                cmd=effective_command(op.args),
-                gpu=bool(op.args.gpu),
-                output=op.args.output,
-                network="own bridge" if args.network else "none",
-            )
-        if op.execution and op.execution.depends_on:
-            entry["depends_on"] = op.execution.depends_on
-        plan.append(entry)
+    if outcome in ("planned", "unsupported") and args.dry_run:
+        return _print_plan(answer.get("plan", []), answer.get("unsupported", []), args.json)
+    if outcome == "unsupported":
+        for line in answer.get("unsupported", []):
+            print(line, file=sys.stderr)
+        return EXIT_UNSUPPORTED
+    result = answer.get("result") or {}
     if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_summary(result)
+    return EXIT_OK if result.get("status") == "succeeded" else EXIT_FAILED
+
+
+def _print_plan(plan: list[dict[str, Any]], lines: list[str], as_json: bool) -> int:
+    if as_json:
         print(json.dumps({"runnable": not lines, "unsupported": lines, "plan": plan}, indent=2))
     else:
         for entry in plan:
@@ -111,81 +180,18 @@ def _dry_run(definition: Any, args: argparse.Namespace) -> int:
     return EXIT_OK if not lines else EXIT_UNSUPPORTED
 
 
-def _run(definition: Any, path: Path, args: argparse.Namespace) -> int:
-    import secrets
-
-    from hostapp.app import build_services
-    from hostapp.cli import CliError
-    from hostapp.jobs.definition import GridJob, unsupported
-    from hostapp.jobs.runner import JobRunner
-
-    client, problem = _connect()
-    if client is None:
-        raise CliError(str(problem), EXIT_FAILED)
-    lines = unsupported(definition, _machine_caps(client, definition))
-    if lines:
-        for line in lines:
-            print(line, file=sys.stderr)
-        return EXIT_UNSUPPORTED
-    services = build_services()
-    instance = services.store.get_kv("instance_id")
-    if instance is None:
-        instance = secrets.token_hex(8)
-        services.store.set_kv("instance_id", instance)
-    runner = JobRunner(
-        client,
-        services.settings.jobs,
-        services.paths,
-        services.bus,
-        services.store,
-        instance,
-        services.settings.image_cache.budget_mb,
-    )
-    runner.reconcile()
-    if not args.json:
-        services.bus.subscribe("job.log", _print_log)
-        services.bus.subscribe("job.pull.progress", _print_pull)
-    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in path.stem)[:40].strip("-.") or "job"
-    job = GridJob(f"local-{stem}-{secrets.token_hex(4)}", 1, 0, args.timeout, definition, network=args.network)
-    if not args.json:
-        print(f"job {job.job_id}: {len(definition.ops)} ops", file=sys.stderr)
-    try:
-        result = runner.run(job, gpu_uuid=args.gpu, source="local")
-    finally:
-        services.close()
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2))
-    else:
-        _print_summary(result)
-    return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
-
-
-def _print_log(event: Any) -> None:
-    data = event.data
-    stream = sys.stderr if data.get("stream") == "stderr" else sys.stdout
-    print(f"[{data['op_id']}] {data['line']}", file=stream, flush=True)
-
-
-def _print_pull(event: Any) -> None:
-    data = event.data
-    mib = data["bytes_done"] / 1048576
-    total = data["bytes_total"] / 1048576
-    print(
-        f"pull {data['image']}: {data['layers_done']}/{data['layers_total']} layers, {mib:.1f}/{total:.1f} MiB",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def _print_summary(result: Any) -> None:
-    for op in result.ops:
-        extra = f", exit {op.exit_code}" if op.exit_code is not None else ""
-        extra += ", OOM-killed" if op.oom_killed else ""
-        extra += f": {op.reason}" if op.reason else ""
-        print(f"op {op.op_id}: {op.status} in {op.duration_seconds:.2f} s{extra}", file=sys.stderr)
-        for name, value in (op.results or {}).items():
+def _print_summary(result: dict[str, Any]) -> None:
+    for op in result.get("ops", []):
+        extra = f", exit {op['exit_code']}" if op.get("exit_code") is not None else ""
+        extra += ", OOM-killed" if op.get("oom_killed") else ""
+        extra += f": {op['reason']}" if op.get("reason") else ""
+        print(f"op {op['op_id']}: {op['status']} in {op.get('duration_seconds', 0):.2f} s{extra}", file=sys.stderr)
+        for name, value in (op.get("results") or {}).items():
             print(f"  result {name}: {json.dumps(value)}")
-        if op.output_dir:
-            print(f"  output: {op.output_dir} ({len(op.output_files)} files)")
-    reason = f": {result.reason}" if result.reason else ""
-    print(f"job {result.job_id}: {result.status} in {result.duration_seconds:.2f} s{reason}", file=sys.stderr)
+        if op.get("output_dir"):
+            print(f"  output: {op['output_dir']} ({len(op.get('output_files', []))} files)")
+    reason = f": {result['reason']}" if result.get("reason") else ""
+    print(
+        f"job {result.get('job_id')}: {result.get('status')} in {result.get('duration_seconds', 0):.2f} s{reason}",
+        file=sys.stderr,
+    )

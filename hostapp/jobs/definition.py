@@ -26,12 +26,13 @@ from pydantic import (
 )
 
 from hostapp.gpu.requirements import GpuRequirements
-
-MAX_DEFINITION_BYTES = 1024 * 1024
-MAX_OPS = 64
-MAX_DEPTH = 32
-MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
-MAX_PRICE_PER_SECOND = 10**15  # base units; far above any real price, far below int64 overflow
+from hostapp.jobs.limits import (
+    MAX_DEFINITION_BYTES,
+    MAX_DEPTH,
+    MAX_OPS,
+    MAX_PRICE_PER_SECOND,
+    MAX_TIMEOUT_SECONDS,
+)
 
 # Ids and volume names: ASCII only, so look-alike letters, bidi overrides and zero-width characters
 # cannot make two ops or volumes print the same while being different (or smuggle path characters).

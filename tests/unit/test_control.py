@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from hostapp.commands.control import parse_duration, parse_until
-from hostapp.control import ControlError, ControlServer, call
+from hostapp.control import ClientGone, ControlError, ControlServer, Emit, NotRunning, call
 
 
 class Recorder:
@@ -20,9 +21,13 @@ class Recorder:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.lock = threading.Lock()
 
-    def handle_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+    def handle_control(self, command: str, args: dict[str, Any], emit: Emit) -> dict[str, Any]:
         if command == "bad":
             raise ValueError("bad request: no such thing")
+        if command == "count":  # a long command: streams progress, then answers
+            for n in range(int(args["to"])):
+                emit({"n": n})
+            return {"counted": args["to"]}
         with self.lock:
             self.calls.append((command, args))
         return {"headline": f"did {command}", "state": "waiting"}
@@ -64,6 +69,77 @@ def test_garbage_request_gets_an_error_not_a_crash(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_a_long_command_streams_events_before_its_answer(tmp_path: Path) -> None:
+    sock = tmp_path / "c.sock"
+    server = ControlServer(sock, Recorder())
+    server.start()
+    try:
+        seen: list[dict[str, Any]] = []
+        assert call(sock, "count", {"to": 500}, timeout=None, on_event=seen.append) == {"counted": 500}
+        assert seen == [{"n": n} for n in range(500)]
+        assert call(sock, "count", {"to": 3}) == {"counted": 3}  # a caller without on_event skips them
+    finally:
+        server.stop()
+
+
+def test_a_client_that_hangs_up_makes_emit_raise(tmp_path: Path) -> None:
+    """What lets `run-job` stop the job of a CLI that was interrupted (Ctrl-C) instead of running on."""
+    import socket
+
+    hung_up, outcome = threading.Event(), []
+
+    class Streamer:
+        def handle_control(self, command: str, args: dict[str, Any], emit: Emit) -> dict[str, Any]:
+            emit({"n": 0})
+            hung_up.wait(10)
+            try:
+                for n in range(10_000):  # the kernel buffers a little; a closed peer fails soon after
+                    emit({"n": n, "pad": "x" * 1000})
+            except ClientGone:
+                outcome.append("client gone")
+            return {}
+
+    sock = tmp_path / "c.sock"
+    server = ControlServer(sock, Streamer())
+    server.start()
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(sock))
+            client.sendall(b'{"command": "stream"}\n')
+            assert b'"event"' in client.recv(4096)
+        hung_up.set()
+        deadline = time.monotonic() + 10
+        while not outcome and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert outcome == ["client gone"]
+    finally:
+        server.stop()
+
+
+def test_a_server_that_dies_mid_command_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    import socket
+
+    sock = tmp_path / "c.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(sock))
+    listener.listen(1)
+
+    def answer_half() -> None:
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        conn.sendall(b'{"event": {"n": 0}}\n')
+        conn.close()
+
+    thread = threading.Thread(target=answer_half)
+    thread.start()
+    seen: list[dict[str, Any]] = []
+    with pytest.raises(ControlError, match="closed the connection without an answer"):
+        call(sock, "run-job", timeout=None, on_event=seen.append)
+    thread.join()
+    listener.close()
+    assert seen == [{"n": 0}]
+
+
 def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
     import socket
 
@@ -71,7 +147,7 @@ def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(sock))
     stale.close()  # file stays, nobody listens: what a crashed app leaves
-    with pytest.raises(ControlError, match="stale control socket"):
+    with pytest.raises(NotRunning, match="stale control socket"):
         call(sock, "status")
     server = ControlServer(sock, Recorder())
     server.start()

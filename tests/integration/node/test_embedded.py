@@ -22,7 +22,7 @@ from hostapp.grid.server import LocalGrid
 from hostapp.ledger import Ledger
 from hostapp.node import NodeState
 from hostapp.store import Store
-from tests.support import wait_for
+from tests.support import busybox_job, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.keyring, pytest.mark.slow]
 
@@ -96,6 +96,19 @@ def start_node(grid: LocalGrid, log: Path) -> subprocess.Popen[str]:
     )
 
 
+def run_job_importing(job_file: Path, *flags: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """`hostapp run-job`, and the top-level modules its process imported (python -X importtime)."""
+    ran = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hostapp", "run-job", *flags, str(job_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+    lines = [line for line in ran.stderr.splitlines() if line.startswith("import time:")]
+    return ran, {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in lines}
+
+
 def status() -> dict[str, Any]:
     return dict(json.loads(hostapp("status", "--json").stdout))
 
@@ -123,6 +136,16 @@ def test_headless_node_control_socket_and_kill_9_mid_job(
         assert json.loads(hostapp("schedule", "show").stdout)["grid"] != when_idle
         bad = hostapp("schedule", "preset", "sometimes", check=False)
         assert bad.returncode == 1 and "unknown preset" in bad.stderr
+
+        # run-job hands the job to the running node, like `docker run` to dockerd: the CLI process
+        # then loads neither pydantic nor docker-py (most of a short job's time); --standalone does.
+        job_file = tmp_path / "hello.json"
+        job_file.write_text(json.dumps(busybox_job(0, "by-hand")))
+        via_node, standalone = (run_job_importing(job_file, *flags) for flags in ((), ("--standalone",)))
+        for ran, _ in (via_node, standalone):
+            assert ran.returncode == 0 and "[run] start by-hand" in ran.stdout, ran.stderr[-2000:]
+        assert not {"pydantic", "docker"} & via_node[1]
+        assert {"pydantic", "docker"} <= standalone[1]
 
         # A job in flight when the node is killed -9.
         definition = {
