@@ -1,11 +1,13 @@
 """The control socket over a real Unix socket, and the CLI when nothing runs."""
 
+import contextlib
 import os
 import stat
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,39 +55,44 @@ def test_round_trip_and_owner_only_permissions(tmp_path: Path) -> None:
     assert not sock.exists()
 
 
-def test_garbage_request_gets_an_error_not_a_crash(tmp_path: Path) -> None:
-    import socket
-
-    sock = tmp_path / "c.sock"
-    server = ControlServer(sock, Recorder())
+@contextlib.contextmanager
+def serving(sock: Path, handler: Any) -> Iterator[None]:
+    server = ControlServer(sock, handler)
     server.start()
     try:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(str(sock))
-            s.sendall(b"[1, 2\n")
-            assert b'"ok": false' in s.recv(4096)
-        assert call(sock, "status")["state"] == "waiting"  # still serving
+        yield
     finally:
         server.stop()
+
+
+def first_reply(sock: Path, request: bytes) -> bytes:
+    """Send raw bytes as a client would, read the first reply, hang up."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(str(sock))
+        client.sendall(request)
+        return client.recv(4096)
+
+
+def test_garbage_request_gets_an_error_not_a_crash(tmp_path: Path) -> None:
+    sock = tmp_path / "c.sock"
+    with serving(sock, Recorder()):
+        assert b'"ok": false' in first_reply(sock, b"[1, 2\n")
+        assert call(sock, "status")["state"] == "waiting"  # still serving
 
 
 def test_a_long_command_streams_events_before_its_answer(tmp_path: Path) -> None:
     sock = tmp_path / "c.sock"
-    server = ControlServer(sock, Recorder())
-    server.start()
-    try:
+    with serving(sock, Recorder()):
         seen: list[dict[str, Any]] = []
         assert call(sock, "count", {"to": 500}, timeout=None, on_event=seen.append) == {"counted": 500}
         assert seen == [{"n": n} for n in range(500)]
         assert call(sock, "count", {"to": 3}) == {"counted": 3}  # a caller without on_event skips them
-    finally:
-        server.stop()
 
 
 def test_a_client_that_hangs_up_makes_emit_raise(tmp_path: Path) -> None:
     """What lets `run-job` stop the job of a CLI that was interrupted (Ctrl-C) instead of running on."""
-    import socket
-
     hung_up, outcome = threading.Event(), []
 
     class Streamer:
@@ -100,20 +107,13 @@ def test_a_client_that_hangs_up_makes_emit_raise(tmp_path: Path) -> None:
             return {}
 
     sock = tmp_path / "c.sock"
-    server = ControlServer(sock, Streamer())
-    server.start()
-    try:
-        with socket.socket(socket.AF_UNIX) as client:
-            client.connect(str(sock))
-            client.sendall(b'{"command": "stream"}\n')
-            assert b'"event"' in client.recv(4096)
+    with serving(sock, Streamer()):
+        assert b'"event"' in first_reply(sock, b'{"command": "stream"}\n')
         hung_up.set()
         deadline = time.monotonic() + 10
         while not outcome and time.monotonic() < deadline:
             time.sleep(0.01)
         assert outcome == ["client gone"]
-    finally:
-        server.stop()
 
 
 def test_a_server_that_dies_mid_command_is_an_error_not_a_hang(tmp_path: Path) -> None:
