@@ -9,12 +9,14 @@ The answer is a JSON-able dict whose `outcome` is one of:
 - "unsupported": `unsupported` lines and the `plan`                    → exit 3
 - "planned": the `plan` (a dry run of a runnable definition)           → exit 0
 - "ran": `result`, JobResult.to_json()                                 → exit 0 if it succeeded, else 1
-Progress goes to `emit` as {"topic", "data"} events: job.started, job.log, job.pull.progress.
+Progress goes to `emit` as {"topic", "data"} events: job.started, job.log, job.pull.progress, and a
+`keepalive` every 2 s (clients ignore topics they do not know).
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,6 +38,7 @@ from hostapp.jobs.runner import JobRunner
 
 Emit = Callable[[dict[str, Any]], None]
 FORWARDED_TOPICS = ("job.log", "job.pull.progress")
+KEEPALIVE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -143,24 +146,44 @@ def run_local_job(
     return {"outcome": "ran", "result": run_with_progress(runner(), job, request.gpu, emit)}
 
 
-def run_with_progress(runner: JobRunner, job: GridJob, gpu: str | None, emit: Emit) -> dict[str, Any]:
-    """Run `job`, sending its log lines and pull progress to `emit`; a client that hangs up stops it."""
-    stopped = False
+def run_with_progress(
+    runner: JobRunner, job: GridJob, gpu: str | None, emit: Emit, keepalive_seconds: float = KEEPALIVE_SECONDS
+) -> dict[str, Any]:
+    """Run `job`, sending its log lines and pull progress to `emit`; a client that hangs up stops it.
+
+    A keep-alive every `keepalive_seconds` finds a vanished client even while the job prints nothing.
+    """
+    lock = threading.Lock()  # log, pull and keep-alive events come from different threads: one line at a time
+    done = threading.Event()
+    gone = False
+
+    def send(topic: str, data: dict[str, Any]) -> None:
+        nonlocal gone
+        with lock:
+            if gone:
+                return
+            try:
+                emit({"topic": topic, "data": data})
+                return
+            except Exception:  # nobody is listening any more: the job was theirs, so stop it
+                gone = True
+        runner.stop(job.job_id)
 
     def forward(event: Event) -> None:
-        nonlocal stopped
-        if event.data.get("job_id") != job.job_id or stopped:
-            return
-        try:
-            emit({"topic": event.topic, "data": event.data})
-        except Exception:  # nobody is listening any more: the job is theirs, so stop it
-            stopped = True
-            runner.stop(job.job_id)
+        if event.data.get("job_id") == job.job_id:
+            send(event.topic, event.data)
+
+    def keep_alive() -> None:
+        while not done.wait(keepalive_seconds):
+            send("keepalive", {"job_id": job.job_id})
 
     unsubscribe = [runner.bus.subscribe(topic, forward) for topic in FORWARDED_TOPICS]
+    pinger = threading.Thread(target=keep_alive, name=f"run-job-keepalive-{job.job_id}", daemon=True)
     try:
         emit({"topic": "job.started", "data": {"job_id": job.job_id, "ops": len(job.definition.ops)}})
+        pinger.start()
         return runner.run(job, gpu_uuid=gpu, source="local").to_json()
     finally:
+        done.set()
         for stop_listening in unsubscribe:
             stop_listening()

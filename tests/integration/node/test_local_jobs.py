@@ -107,18 +107,24 @@ def test_a_gpu_held_by_a_grid_job_is_refused_and_cpu_jobs_still_run(node: Any, g
 
 
 def test_a_client_that_hangs_up_stops_its_job(node: Any, docker_client: Any) -> None:
-    """Ctrl-C in the CLI: the job's next log line finds nobody listening, and the node stops the job."""
+    """Ctrl-C in the CLI: the next keep-alive finds nobody listening (the job prints nothing after
+    its first line), and the node stops the job."""
     import socket as sockets
 
-    ticking = busybox_job(0, "x")
-    ticking["ops"][0]["args"]["cmd"] = ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]
-    request = {"definition": json.dumps(ticking), "name": "hangup"}
+    request = {"definition": json.dumps(busybox_job(600, "silent")), "name": "hangup"}
     with sockets.socket(sockets.AF_UNIX) as conn:
         conn.connect(str(node.paths.control_socket))
         conn.sendall(json.dumps({"command": "run-job", "args": request}).encode() + b"\n")
-        job_id = json.loads(conn.makefile("rb").readline())["event"]["data"]["job_id"]
-        wait_for(lambda: node.container(docker_client, job_id), what="local job container")
-    status = wait_for(lambda: job_row_status(node, job_id) in ("stopped", "failed") and job_row_status(node, job_id))
+        with conn.makefile("rb") as lines:  # the socket closes only once this file is closed too
+            job_id = json.loads(lines.readline())["event"]["data"]["job_id"]
+            # Hang up only after the job's one line, so nothing but the keep-alive can find us gone.
+            while json.loads(lines.readline())["event"]["topic"] != "job.log":
+                pass
+    status = wait_for(
+        lambda: job_row_status(node, job_id) in ("stopped", "failed") and job_row_status(node, job_id),
+        timeout=30,
+        what="the job of the vanished client stopped",
+    )
     assert status == "stopped"
     assert node.container(docker_client, job_id) is None
 
