@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +70,14 @@ def node(tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
 
 def test_a_local_job_streams_its_logs_and_holds_its_gpu_from_grid_jobs(node: Any, grid: LocalGrid) -> None:
     wait_for(lambda: node.slot().state is NodeState.WAITING, what="node waiting for work")
-    local = Client(node.paths.control_socket, gpu_job_after(3), gpu=GPU)
+    local = Client(node.paths.control_socket, gpu_job_after(6), gpu=GPU)
     wait_for(lambda: "local job" in node.slot().headline, what="GPU slot held by the local job")
     grid_job = submit(grid, busybox_job(0, "grid"))
-    # While the local job holds the GPU, the node leases nothing for it (it has no other slot).
-    # The node's lease wait is 1 s and the warm-up runs 3 s: a node that leased for a held GPU would
-    # have taken the grid job by the time the warm-up ends.
-    wait_for(lambda: "done warm-up" in local.lines(), what="local warm-up op finished")
+    wait_for(lambda: "start warm-up" in local.lines(), what="local job running")
+    # The node's lease wait is 1 s: in 2.5 s a node that leased for a held GPU would have taken the
+    # grid job (it may take one lease in flight at the claim, and must give it straight back).
+    time.sleep(2.5)
+    assert "done warm-up" not in local.lines(), "the local job ended too early for this check"
     assert job_status(grid, grid_job)["state"] == "queued"
     answer = local.result()
     assert answer["outcome"] == "ran"
