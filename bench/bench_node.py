@@ -6,7 +6,7 @@
    bare `docker pause` of an equal container (the floor any design pays). Target: median <= 1 s.
 2. gap between consecutive jobs on a busy node: container k exits -> container k+1 starts (engine
    timestamps), vs the gap between two back-to-back bare `containers.run` calls. Target <= 0.2 s.
-3. submit -> container started through the local grid, vs `hostapp run-job` of the same job.
+3. submit -> container started through the local grid, vs `hostapp run-job --standalone` of the same job.
 4. headless node idle CPU: process CPU time while waiting for work with a long-poll open. Target
    (tray app with sampler) <= 0.5 %.
 """
@@ -206,7 +206,7 @@ def first_start(client: Any, label: str, since: float, timeout: float = 60.0) ->
 
 
 def bench_submit_to_start(root: Path, client: Any, runs: int) -> None:
-    """Submit through the local grid -> container started, vs `hostapp run-job` of the same job."""
+    """Submit through the local grid -> container started, vs `hostapp run-job --standalone` of the same job."""
     with LocalGrid(root / "grid-submit", config=GridConfig(lease_seconds=60, heartbeat_seconds=5)) as grid:
         node, _bus, store = build(root / "node-submit", grid, client, Foreign())
         node.start()
@@ -225,7 +225,7 @@ def bench_submit_to_start(root: Path, client: Any, runs: int) -> None:
                 wait_for(lambda: node.slots[GPU].state is NodeState.WAITING)
                 since = time.time()
                 subprocess.run(
-                    [sys.executable, "-m", "hostapp", "run-job", str(job_file)],
+                    [sys.executable, "-m", "hostapp", "run-job", "--standalone", str(job_file)],
                     env=env,
                     check=True,
                     capture_output=True,
@@ -237,7 +237,7 @@ def bench_submit_to_start(root: Path, client: Any, runs: int) -> None:
     s, b = statistics.median(subject), statistics.median(baseline)
     print(
         f"submit -> container started: through the local grid (node waiting) {s * 1000:.0f} ms vs "
-        f"`hostapp run-job` of the same job {b * 1000:.0f} ms = {s / b:.2f}x"
+        f"`hostapp run-job --standalone` of the same job {b * 1000:.0f} ms = {s / b:.2f}x"
     )
 
 
