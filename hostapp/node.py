@@ -231,8 +231,9 @@ class Node:
 
     def _payout_address_changed(self, event: Any) -> None:
         """A new payout address reaches the grid with the next registration (before the next lease)."""
-        self.config.payout_address = event.data.get("address") or None
-        self._registered = False
+        with self._lock:
+            self.config.payout_address = event.data.get("address") or None
+            self._registered = False
 
     # ------------------------------------------------------------------ policy and control
 
@@ -571,13 +572,15 @@ class Node:
         self._work(key, slot, lease)
 
     def _register(self, slot: SlotStatus) -> bool:
+        """True once the grid knows this node with its current payout address."""
+        address = self.config.payout_address
         try:
             self.grid.register(
                 gpus=self.config.gpu_details,
                 driver_version=self.config.driver_version,
                 cuda_version=self.config.cuda_version,
                 app_version=self.config.app_version,
-                payout_address=self.config.payout_address,
+                payout_address=address,
             )
         except GridUnavailable as exc:
             self._offline(slot, exc)
@@ -586,8 +589,10 @@ class Node:
             self._set(slot, NodeState.ERROR, f"Error — grid refused registration: {exc.message}")
             self._stopping.wait(self.config.offline_retry_seconds * 4)
             return False
-        self._registered = True
-        return True
+        with self._lock:
+            # An address that changed while the call was in flight goes out at once, on the next step.
+            self._registered = self.config.payout_address == address
+            return self._registered
 
     def _offline(self, slot: SlotStatus, exc: Exception) -> None:
         self._grid_problem = str(exc)

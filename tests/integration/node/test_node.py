@@ -242,7 +242,7 @@ def test_a_job_with_a_feature_this_host_does_not_run_fails_visibly(
 
 
 def test_a_new_payout_address_reaches_the_grid_without_a_restart(
-    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
+    tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = Harness(tmp_path, grid, docker_client, pol.AvailabilityPolicy())
     h.node.start()
@@ -253,6 +253,19 @@ def test_a_new_payout_address_reaches_the_grid_without_a_restart(
         cold_wallet = str(Keypair().pubkey())
         h.bus.publish("wallet.payout_address", address=cold_wallet)
         wait_for(lambda: h.client.node_info()["payout_address"] == cold_wallet, what="re-registered", timeout=30)
+        # A change that lands while a registration is in flight is not lost. The real call runs; the
+        # user's change is made to arrive just as it returns, the moment a race would drop it.
+        real_register, late = h.client.register, str(Keypair().pubkey())
+
+        def register_then_change(**fields: Any) -> Any:
+            answer = real_register(**fields)
+            if fields["payout_address"] != late:
+                h.bus.publish("wallet.payout_address", address=late)
+            return answer
+
+        monkeypatch.setattr(h.client, "register", register_then_change)
+        h.bus.publish("wallet.payout_address", address=str(Keypair().pubkey()))
+        wait_for(lambda: h.client.node_info()["payout_address"] == late, what="the late address", timeout=10)
     finally:
         h.close()
 
