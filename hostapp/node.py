@@ -218,11 +218,10 @@ class Node:
             self._set(slot, NodeState.STOPPED, "Stopped")
 
     def _prepull(self) -> None:
-        """Pull the pre-pull list in the background, then bring the cache back within its budget."""
+        """Pull the pre-pull list in the background (each pull keeps the cache within its budget)."""
         refs = self.config.prepull
         try:
             problems = self.runner.images.prepull(refs)
-            self.runner.images.prune(keep=set(refs))
         except Exception as exc:  # the engine may be down: jobs will say so; the node runs on
             problems = {ref: str(exc) for ref in refs}
         for ref, problem in problems.items():

@@ -47,6 +47,7 @@ class ImageCache:
         self._store = store
         self._bus = bus
         self.budget_bytes = budget_mb * 1024 * 1024
+        self.pinned: set[str] = set()  # the pre-pull list: never pruned
 
     # ------------------------------------------------------------ pulling
 
@@ -90,6 +91,7 @@ class ImageCache:
             raise PullError(f"image {ref}: the pulled image does not carry digest {digest}")
         now = time.time()
         self._record(CachedImage(ref, str(info["Id"]), int(info.get("Size") or 0), now, now))
+        self._fit_budget(keep=ref)
         return str(info["Id"])
 
     def _publish_progress(
@@ -107,9 +109,10 @@ class ImageCache:
         )
 
     def prepull(self, refs: list[str]) -> dict[str, str]:
-        """Pull every missing image of the pre-pull list; returns {ref: problem} for failures."""
+        """Pull every missing image of the pre-pull list (kept from then on); returns {ref: problem} for failures."""
         import docker.errors
 
+        self.pinned.update(refs)
         problems: dict[str, str] = {}
         for ref in refs:
             try:
@@ -152,10 +155,10 @@ class ImageCache:
         self._store.set_kv(_KV_PREFIX + ref, json.dumps(data))
 
     def prune(self, keep: set[str] | None = None) -> list[str]:
-        """Remove least recently used hostapp-pulled images until they fit the budget."""
+        """Remove least recently used hostapp-pulled images until they fit the budget (pinned ones stay)."""
         import docker.errors
 
-        keep = keep or set()
+        keep = (keep or set()) | self.pinned
         images = sorted(self.tracked(), key=lambda image: image.last_used)
         total = sum(image.size for image in images)
         removed: list[str] = []
@@ -175,6 +178,16 @@ class ImageCache:
             total -= image.size
             removed.append(image.ref)
         return removed
+
+    def _fit_budget(self, keep: str) -> None:
+        """After a pull: back within the budget; images in use by containers stay (the engine refuses)."""
+        try:
+            removed = self.prune(keep={keep})
+        except Exception as exc:  # a cache that cannot shrink now must not fail the pull that fills it
+            log.warning("image cache pruning failed: %s", exc)
+            return
+        if removed:
+            log.info("image cache over budget: removed %s", ", ".join(removed))
 
     def _record(self, image: CachedImage) -> None:
         self._store.set_kv(_KV_PREFIX + image.ref, json.dumps(image.__dict__))

@@ -313,7 +313,6 @@ class JobRunner:
             except PullError as exc:
                 raise _OpFailed(str(exc)) from None
             created = self._api.create_container(**kwargs)
-            self._prune_images(keep=spec.image)
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # a leftover of an earlier run of this attempt
                 self._remove_container(name)
@@ -322,16 +321,6 @@ class JobRunner:
                 raise
         self.images.touch(spec.image)
         return str(created["Id"])
-
-    def _prune_images(self, keep: str) -> None:
-        """Back within the image budget after a pull; images in use by containers stay (the engine refuses)."""
-        try:
-            removed = self.images.prune(keep={keep})
-        except Exception as exc:  # a cache that cannot shrink now must not fail the job that pulled
-            log.warning("image cache pruning failed: %s", exc)
-            return
-        if removed:
-            log.info("image cache over budget: removed %s", ", ".join(removed))
 
     def _execute(
         self, job: GridJob, op: RunOp, container_id: str, handle: _Handle, deadline: float, op_result: OpResult

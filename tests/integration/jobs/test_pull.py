@@ -71,6 +71,13 @@ def test_each_pull_keeps_the_cache_within_its_budget(registry, make_runner, dock
             docker_client.images.get(first)
         docker_client.images.get(second)
         docker_client.images.get(busybox_image)  # the user's own image is never pruned
+
+        # A pre-pulled image is pinned: the next pull over budget removes the others, never it.
+        assert runner.images.prepull([first]) == {}
+        assert [image.ref for image in runner.images.tracked()] == [first]  # `second` went, LRU
+        run(second, "lru-3")
+        assert sorted(image.ref for image in runner.images.tracked()) == sorted([first, second])
+        docker_client.images.get(first)
     finally:
         for ref in (first, second):
             for image in docker_client.images.list(name=ref.split("@")[0]):
