@@ -53,6 +53,7 @@ from hostapp.store import Store
 log = logging.getLogger(__name__)
 
 STATE_TOPIC = "node.state"
+LOCAL_JOB_HEADLINE = "Running a local job (hostapp run-job)"
 CPU_SLOT = "cpu"
 
 PREEMPT_KINDS = frozenset(
@@ -207,8 +208,7 @@ class Node:
         for running_job in running.values():
             running_job.stop_reason = "hostapp is shutting down"
             running_job.preempting = True
-            self.runner.stop(running_job.lease.job_id)
-        for job_id in self.runner.running_job_ids():  # local jobs (hostapp run-job) end with the node
+        for job_id in self.runner.running_job_ids():  # grid jobs and local ones (hostapp run-job)
             self.runner.stop(job_id)
         self.driver.stop()
         deadline = time.monotonic() + timeout
@@ -302,7 +302,7 @@ class Node:
                     self._local_gpus.add(gpu)
                     claimed.append(gpu)
                     if gpu in self.slots:
-                        self._set(self.slots[gpu], NodeState.UNAVAILABLE, "Running a local job (hostapp run-job)")
+                        self._show_unavailable(self.slots[gpu], self.driver.decision, "Unavailable")
             return None
 
         try:
@@ -393,9 +393,10 @@ class Node:
         self.store.set_kv("node.slots", json.dumps(snapshot))
 
     def _slot_available(self, key: str) -> tuple[bool, pol.Decision | None]:
+        """Whether the slot may take grid work: the schedule allows it and no local job holds its GPU."""
         decision = self.driver.decision
-        if decision is None:
-            return False, None
+        if decision is None or key in self._local_gpus:
+            return False, decision
         if key == CPU_SLOT:
             return decision.available, decision
         return decision.gpu_available(key), decision
@@ -403,8 +404,14 @@ class Node:
     def _slot_reasons(self, key: str, decision: pol.Decision) -> list[pol.Reason]:
         return [r for r in decision.reasons if r.blocking and (r.gpu is None or r.gpu == key)]
 
-    def _unavailable_state(self, reasons: list[pol.Reason]) -> NodeState:
-        return NodeState.PAUSED if any(r.kind in PREEMPT_KINDS for r in reasons) else NodeState.UNAVAILABLE
+    def _show_unavailable(self, slot: SlotStatus, decision: pol.Decision | None, fallback: str) -> None:
+        """An idle slot that may not take grid work says why: a local job, or the first blocking reason."""
+        if slot.key in self._local_gpus:
+            self._set(slot, NodeState.UNAVAILABLE, LOCAL_JOB_HEADLINE)
+            return
+        reasons = self._slot_reasons(slot.key, decision) if decision else []
+        state = NodeState.PAUSED if any(r.kind in PREEMPT_KINDS for r in reasons) else NodeState.UNAVAILABLE
+        self._set(slot, state, reasons[0].text if reasons else fallback)
 
     # ------------------------------------------------------------------ decisions
 
@@ -413,15 +420,11 @@ class Node:
             for key, slot in self.slots.items():
                 available, _ = self._slot_available(key)
                 running = self._running.get(key)
-                if key in self._local_gpus:
-                    continue
                 if running is None:
                     # An idle slot (maybe inside a long-poll) shows the new answer at once; its worker
                     # gives back any lease that arrives meanwhile.
                     if not available:
-                        reasons = self._slot_reasons(key, decision)
-                        text = reasons[0].text if reasons else "Unavailable"
-                        self._set(slot, self._unavailable_state(reasons), text)
+                        self._show_unavailable(slot, decision, "Unavailable")
                     elif slot.state in (NodeState.PAUSED, NodeState.UNAVAILABLE, NodeState.STARTING):
                         self._set(slot, NodeState.WAITING, "Waiting for work")
                     continue
@@ -533,15 +536,9 @@ class Node:
                 self._stopping.wait(self.config.offline_retry_seconds)
 
     def _slot_step(self, key: str, slot: SlotStatus) -> None:
-        if key in self._local_gpus:
-            with self._lock:
-                self._wake.wait(timeout=1.0)
-            return
         available, decision = self._slot_available(key)
         if not available:
-            reasons = self._slot_reasons(key, decision) if decision else []
-            text = reasons[0].text if reasons else "Starting"
-            self._set(slot, self._unavailable_state(reasons), text)
+            self._show_unavailable(slot, decision, "Starting")
             with self._lock:
                 self._wake.wait(timeout=1.0)
             return
@@ -565,7 +562,7 @@ class Node:
         if lease is None:
             self._set(slot, NodeState.WAITING, "Waiting for work")
             return
-        if not self._slot_available(key)[0] or key in self._local_gpus or self._stopping.is_set():
+        if not self._slot_available(key)[0] or self._stopping.is_set():
             self._safe_release(lease, "node became unavailable while leasing")
             return
         self._work(key, slot, lease)
