@@ -174,10 +174,10 @@ def _read_response(lines: Any, on_event: Emit | None) -> dict[str, Any]:
     for line in lines:
         try:
             message = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ControlError("the running hostapp sent no valid answer; check its log") from exc
+        except json.JSONDecodeError:
+            message = None
         if not isinstance(message, dict):
-            break
+            raise ControlError("the running hostapp sent no valid answer; check its log")
         if "event" in message:
             if on_event is not None and isinstance(message["event"], dict):
                 on_event(message["event"])

@@ -91,34 +91,28 @@ def _through_running_app(raw: bytes, request: dict[str, Any], printer: _Progress
 
 def _in_this_process(raw: bytes, request: dict[str, Any], printer: _Progress) -> dict[str, Any]:
     from hostapp.app import build_services
-    from hostapp.engine import EngineUnavailable, gpu_runtime
+    from hostapp.engine import EngineUnavailable
     from hostapp.jobs.definition import JobDefinition, MachineCaps, needs_gpu
     from hostapp.jobs.local import LocalJobRequest, run_local_job
     from hostapp.jobs.runner import JobRunner
 
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return {"outcome": "invalid", "errors": [["$", f"not UTF-8 text ({exc.reason} at byte {exc.start})"]]}
     services = build_services()
     try:
+        problem: str | None = None
         try:
-            client, problem = services.docker, None
+            _ = services.docker  # connects and pings once; the runner and the caps reuse it
         except EngineUnavailable as exc:
-            client, problem = None, str(exc)
+            problem = str(exc)
 
         def caps(definition: JobDefinition) -> MachineCaps:
-            # `docker info` is one of the engine's slower calls: ask it only when a GPU matters.
-            if client is None or not needs_gpu(definition):
-                return MachineCaps()
-            ok, detail = gpu_runtime(client.info())
-            return MachineCaps(nvidia_runtime=ok, runtime_detail=detail)
+            # `docker info` (and the GPU probe) cost time: ask only when a GPU matters.
+            return services.machine_caps() if problem is None and needs_gpu(definition) else MachineCaps()
 
         def runner() -> JobRunner:
             services.runner.reconcile()  # what an earlier run-job killed mid-job left behind
             return services.runner
 
-        job = LocalJobRequest.from_json({**request, "definition": text})
+        job = LocalJobRequest(raw, **request)
         return run_local_job(job, caps, runner, printer, engine_problem=problem)
     finally:
         services.close()

@@ -18,9 +18,10 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from hostapp.control import Emit
 from hostapp.events import Event
 from hostapp.jobs.definition import (
     GridJob,
@@ -36,14 +37,13 @@ from hostapp.jobs.definition import (
 from hostapp.jobs.limits import MAX_TIMEOUT_SECONDS
 from hostapp.jobs.runner import JobRunner
 
-Emit = Callable[[dict[str, Any]], None]
 FORWARDED_TOPICS = ("job.log", "job.pull.progress")
 KEEPALIVE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class LocalJobRequest:
-    definition: str  # the definition file's text
+    definition: str | bytes  # the definition file's text (bytes in-process: the parser checks the encoding)
     name: str = "job"  # the file's stem: readable job ids (local-<name>-<random>)
     gpu: str | None = None  # the GPU UUID GPU ops get
     network: bool = False  # outbound network on the job's own bridge
@@ -65,9 +65,6 @@ class LocalJobRequest:
         if not all(isinstance(value, bool) for value in flags.values()):
             raise ValueError("run-job: 'network' and 'dry_run' must be true or false")
         return cls(definition, name, gpu, flags["network"], timeout, flags["dry_run"])
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def local_job_id(name: str) -> str:

@@ -112,9 +112,10 @@ def test_a_malformed_control_request_is_refused_with_the_field(fields: dict[str,
         LocalJobRequest.from_json(fields)
 
 
-def test_request_round_trips_and_job_ids_are_plain() -> None:
-    request = LocalJobRequest("{}", "my job/../x", GPU, True, 60, True)
-    assert LocalJobRequest.from_json(request.to_json()) == request
+def test_a_control_request_reads_every_field_and_job_ids_are_plain() -> None:
+    wire = {"definition": "{}", "name": "x", "gpu": GPU, "network": True, "timeout_seconds": 60, "dry_run": True}
+    assert LocalJobRequest.from_json(wire) == LocalJobRequest("{}", "x", GPU, True, 60, True)
+    assert LocalJobRequest.from_json({"definition": "{}"}) == LocalJobRequest("{}")  # the defaults
     job_id = local_job_id("my job/../x")
     assert job_id[: -len("abcd1234")] == "local-my-job-..-x-" and "/" not in job_id
     assert local_job_id("///").startswith("local-job-")
