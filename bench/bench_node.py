@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from solders.keypair import Keypair  # noqa: E402
 
+from bench.harness import Comparison, within  # noqa: E402
 from hostapp.config.paths import AppPaths  # noqa: E402
 from hostapp.config.settings import JobLimits  # noqa: E402
 from hostapp.engine import connect  # noqa: E402
@@ -139,11 +139,9 @@ def bench_freeze(root: Path, client: Any, runs: int) -> None:
         finally:
             node.stop(timeout=20)
             store.close()
-    s, b = statistics.median(subject), statistics.median(baseline)
-    print(
-        f"game detected -> job frozen: node {s * 1000:.1f} ms vs bare docker pause {b * 1000:.1f} ms "
-        f"= {s / b:.2f}x; median {s * 1000:.0f} ms (target <= 1000 ms) {'OK' if s <= 1 else 'OVER'}"
-    )
+    result = Comparison.of_samples("game detected -> job frozen, node vs bare docker pause", subject, baseline)
+    print(result.line())
+    print(within("game detected -> job frozen", result.subject_median_s, 1.0))
 
 
 def container_gaps(client: Any, label: str, since: float) -> list[float]:
@@ -183,12 +181,10 @@ def bench_gap(root: Path, client: Any, jobs: int) -> None:
     for _ in range(jobs):
         client.containers.run(IMAGE, ["true"], remove=True, network_mode="none", labels=dict([label.split("=")]))
     bare_gaps = container_gaps(client, label, since)
-    g, b = statistics.median(gaps), statistics.median(bare_gaps)
-    print(
-        f"gap between consecutive jobs (busy node, {jobs} jobs, container die -> next start): node "
-        f"{g * 1000:.0f} ms vs back-to-back bare containers.run(remove=True) {b * 1000:.0f} ms = {g / b:.2f}x; "
-        f"median {g * 1000:.0f} ms (target <= 200 ms) {'OK' if g <= 0.2 else 'OVER'}"
-    )
+    name = f"gap between consecutive jobs (busy node, {jobs} jobs, container die -> next start)"
+    result = Comparison.of_samples(f"{name}, node vs back-to-back bare containers.run(remove=True)", gaps, bare_gaps)
+    print(result.line())
+    print(within(name, result.subject_median_s, 0.2))
 
 
 def first_start(client: Any, label: str, since: float, timeout: float = 60.0) -> float:
@@ -234,11 +230,8 @@ def bench_submit_to_start(root: Path, client: Any, runs: int) -> None:
         finally:
             node.stop(timeout=20)
             store.close()
-    s, b = statistics.median(subject), statistics.median(baseline)
-    print(
-        f"submit -> container started: through the local grid (node waiting) {s * 1000:.0f} ms vs "
-        f"`hostapp run-job --standalone` of the same job {b * 1000:.0f} ms = {s / b:.2f}x"
-    )
+    name = "submit -> container started, through the local grid (node waiting) vs `hostapp run-job --standalone`"
+    print(Comparison.of_samples(name, subject, baseline).line())
 
 
 def bench_idle(root: Path, client: Any, seconds: float) -> None:

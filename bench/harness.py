@@ -26,6 +26,14 @@ class Comparison:
     def meets_target(self) -> bool | None:
         return None if self.target_ratio is None else self.ratio <= self.target_ratio
 
+    @classmethod
+    def of_samples(
+        cls, name: str, subject: list[float], baseline: list[float], target_ratio: float | None = None
+    ) -> Comparison:
+        """From times measured in one run (alternately, or from the engine's own event times)."""
+        s, b = statistics.median(subject), statistics.median(baseline)
+        return cls(name, s, b, s / b if b else float("inf"), target_ratio, len(subject))
+
     def line(self) -> str:
         verdict = "" if self.meets_target is None else ("  OK" if self.meets_target else "  OVER TARGET")
         target = "" if self.target_ratio is None else f" (target <= {self.target_ratio:.2f}x)"
@@ -57,8 +65,13 @@ def compare(
     for _ in range(runs):
         subject_times.append(time_call(subject))
         baseline_times.append(time_call(baseline))
-    s, b = statistics.median(subject_times), statistics.median(baseline_times)
-    return Comparison(name, s, b, s / b if b else float("inf"), target_ratio, runs)
+    return Comparison.of_samples(name, subject_times, baseline_times, target_ratio)
+
+
+def within(name: str, seconds: float, limit_seconds: float) -> str:
+    """The verdict line for an absolute target (a latency a user feels, whatever the baseline)."""
+    verdict = "OK" if seconds <= limit_seconds else "OVER TARGET"
+    return f"{name}: median {seconds * 1000:.0f} ms (target <= {limit_seconds * 1000:.0f} ms)  {verdict}"
 
 
 def measure(name: str, fn: Callable[[], float], runs: int = 20) -> float:
