@@ -63,10 +63,8 @@ def grid(tmp_path: Path) -> Iterator[object]:
     """A real local grid on loopback with short leases (8 s) and 1 s heartbeats, so expiry tests are quick."""
     from hostapp.grid.server import GridConfig, LocalGrid
 
-    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=8, heartbeat_seconds=1))
-    local.start()
-    yield local
-    local.stop()
+    with LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=8, heartbeat_seconds=1)) as local:
+        yield local
 
 
 @pytest.fixture

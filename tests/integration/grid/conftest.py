@@ -25,10 +25,9 @@ KeypairSigner = FreshKeystore  # the wallet's own signer, over a fresh key
 
 @pytest.fixture
 def grid(tmp_path: Path) -> Iterator[LocalGrid]:
-    local = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=30, heartbeat_seconds=10))
-    local.start()
-    yield local
-    local.stop()
+    """The protocol tests' grid: leases long enough that none expires unless a test waits for it."""
+    with LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=30, heartbeat_seconds=10)) as local:
+        yield local
 
 
 @pytest.fixture
