@@ -3,7 +3,7 @@
 hostapp reads the trigger-kept hourly summary (migration 4); the baseline is the same answers
 computed with plain SUM/GROUP BY over the raw ledger table, in the same database and run.
     .venv/bin/python bench/bench_earnings.py      (HOSTAPP_BENCH_ROWS to change the row count)
-Target (design.md §4): ≤ 100 ms for the aggregates over 1,000,000 rows.
+Target (docs/benchmarks.md): ≤ 100 ms for the aggregates over 1,000,000 rows.
 """
 
 from __future__ import annotations

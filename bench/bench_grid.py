@@ -3,7 +3,7 @@
 1. submit -> lease: a node long-polls; an owner submits; time until the node holds the lease.
    Baseline: the owner's submit call alone (one unsigned HTTP round trip that writes the job).
 2. gap between consecutive jobs on a busy node: result of job N delivered -> lease of job N+1
-   in hand (two signed calls). Target <= 0.2 s (design.md §4). Baseline: two unsigned round trips
+   in hand (two signed calls). Target <= 0.2 s (docs/benchmarks.md). Baseline: two unsigned round trips
    to /v1/health on the same server, i.e. what HTTP alone costs.
 
 Run: .venv/bin/python bench/bench_grid.py
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import Comparison, report
 from hostapp.grid.client import GridClient
+from hostapp.grid.models import JobResult, NodeRegistration
 from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.wallet.keystore import KeypairKeystore
 
@@ -53,7 +54,7 @@ def submit_to_lease(grid: LocalGrid, node: GridClient, owner: httpx.Client) -> t
             lease = node.lease(wait_seconds=10)
             leased_at.append(time.perf_counter())
             assert lease is not None
-            node.submit_result(lease.job_id, lease.attempt, {"status": "failed", "run_seconds": 0})
+            node.submit_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
             got.set()
 
         poller = threading.Thread(target=poll, args=(got, leased_at))
@@ -76,12 +77,12 @@ def consecutive_gap(grid: LocalGrid, node: GridClient, owner: httpx.Client) -> t
     assert lease is not None
     for _ in range(RUNS):
         started = time.perf_counter()
-        node.submit_result(lease.job_id, lease.attempt, {"status": "failed", "run_seconds": 0})
+        node.submit_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
         nxt = node.lease(wait_seconds=5)
         gaps.append(time.perf_counter() - started)
         assert nxt is not None
         lease = nxt
-    node.submit_result(lease.job_id, lease.attempt, {"status": "failed", "run_seconds": 0})
+    node.submit_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
     baseline = []
     for _ in range(RUNS):
         started = time.perf_counter()
@@ -95,8 +96,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         with LocalGrid(Path(state), config=GridConfig(demo_feed=False)) as grid:
             node = GridClient(grid.url, KeypairKeystore(Keypair()))
-            node.register(app_version="bench")
-            with httpx.Client(base_url=grid.url) as owner:
+            node.register(NodeRegistration(app_version="bench"))
+            with httpx.Client(base_url=grid.url, headers=grid.owner_headers) as owner:
                 latencies, submits = submit_to_lease(grid, node, owner)
                 gaps, baseline = consecutive_gap(grid, node, owner)
             node.close()

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_gui.py            # 5 starts each, 10 s idle window
     HOSTAPP_BENCH_IDLE_S=60 .venv/bin/python bench/bench_gui.py
-Targets (design.md §4): start to tray ≤ 1.5 s; idle RSS ≤ 100 MB; idle CPU ≤ 0.5 % over 60 s.
+Targets (docs/benchmarks.md): start to tray ≤ 1.5 s; idle RSS ≤ 100 MB; idle CPU ≤ 0.5 % over 60 s.
 Runs offscreen (no tray host needed): "shown" is QSystemTrayIcon.show() having returned; the
 subject reports a tray host as present, so, as on a desktop, it stays in the tray (no window).
 The subject is `hostapp gui`'s own start (hostapp.gui.app.launch, then finish_start on the event

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The core never imports Qt (design.md §2). ruff's banned-api rule catches `import PySide6`;
+# The core never imports Qt (docs/architecture.md). ruff's banned-api rule catches `import PySide6`;
 # this also catches dynamic imports (importlib, __import__) that a linter cannot see.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COMPAT_DIR = ROOT.parent / "shared" / "compat" / "nosana-job-examples"
+
+# Every event published in a test (and in the hostapp processes tests start) must fit its topic's
+# declared type (hostapp/topics.py): a mismatch raises instead of being logged.
+os.environ.setdefault("HOSTAPP_STRICT_EVENTS", "1")
 BUSYBOX_IMAGE = "hostapp-test/busybox:latest"
 PYTHON_IMAGE = "hostapp/python:3"
 

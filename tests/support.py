@@ -7,11 +7,19 @@ import os
 import tarfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from solders.keypair import Keypair
 
 from hostapp.wallet.keystore import KeypairKeystore
+
+# The project's own job definitions, one per feature of the format (README: "Test layout").
+JOBS_DIR = Path(__file__).resolve().parent / "fixtures" / "jobs"
+
+
+def job_file(name: str) -> Path:
+    return JOBS_DIR / f"{name}.json"
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:

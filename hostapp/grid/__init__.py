@@ -1,1 +1,1 @@
-"""The grid: signed protocol, node client, and the local grid server (design.md §3)."""
+"""The grid: signed protocol, node client, and the local grid server (docs/grid-protocol.md)."""

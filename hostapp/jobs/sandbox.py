@@ -1,6 +1,6 @@
 """The container sandbox: the one place that decides how a job's container is created.
 
-Every setting here is fixed by hostapp (design.md §3); a job definition only supplies image, command,
+Every setting here is fixed by hostapp (docs/sandbox.md); a job definition only supplies image, command,
 entrypoint, env and working directory, and the models in definition.py reject anything else. So a
 job cannot loosen these defaults: no privileged mode, no capabilities, no new privileges, read-only
 root, bounded /tmp, one per-job writable volume, limits from settings, no host paths, no host
@@ -20,6 +20,7 @@ LABEL_ATTEMPT = "hostapp.attempt"
 LABEL_OP = "hostapp.op_id"
 LABEL_INSTANCE = "hostapp.instance"
 LABEL_KIND = "hostapp.kind"  # container / work-volume / volume / network
+LABEL_OWNER = "hostapp.owner"  # the process running the job (hostapp/jobs/ownership.py)
 
 DEFAULT_WORK_MOUNT = "/work"
 # Bridge interfaces of job networks all start with this, so static firewall rules installed once
@@ -49,10 +50,14 @@ def bridge_interface(job_id: str, attempt: int) -> str:
     return f"{BRIDGE_PREFIX}{digest}"  # 15 characters: the Linux limit for interface names
 
 
-def job_labels(instance_id: str, job_id: str, attempt: int, kind: str, op_id: str | None = None) -> dict[str, str]:
+def job_labels(
+    instance_id: str, job_id: str, attempt: int, kind: str, op_id: str | None = None, owner: str | None = None
+) -> dict[str, str]:
     labels = {LABEL_INSTANCE: instance_id, LABEL_JOB: job_id, LABEL_ATTEMPT: str(attempt), LABEL_KIND: kind}
     if op_id is not None:
         labels[LABEL_OP] = op_id
+    if owner is not None:
+        labels[LABEL_OWNER] = owner
     return labels
 
 
@@ -127,7 +132,7 @@ def create_container_kwargs(api: Any, sandbox: OpSandbox, limits: JobLimits, nam
     }
 
 
-def network_create_kwargs(job_id: str, attempt: int, instance_id: str) -> dict[str, Any]:
+def network_create_kwargs(job_id: str, attempt: int, instance_id: str, owner: str | None = None) -> dict[str, Any]:
     """The job's own bridge: no inter-container traffic, a recognisable interface name for the firewall."""
     return {
         "name": resource_name(job_id, attempt, "net"),
@@ -139,5 +144,5 @@ def network_create_kwargs(job_id: str, attempt: int, instance_id: str) -> dict[s
             "com.docker.network.bridge.enable_icc": "false",
             "com.docker.network.bridge.enable_ip_masquerade": "true",
         },
-        "labels": job_labels(instance_id, job_id, attempt, "network"),
+        "labels": job_labels(instance_id, job_id, attempt, "network", owner=owner),
     }

@@ -16,11 +16,11 @@ import pytest
 from hostapp.config.settings import JobLimits
 from hostapp.events import EventBus
 from hostapp.jobs.runner import JobRunner
+from tests.support import job_file
 
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[3]
-COMPAT_DIR = ROOT.parent / "shared" / "compat" / "nosana-job-examples"
 
 RUNNER_SCRIPT = """
 import sys, docker
@@ -134,10 +134,18 @@ def _cli(hostapp_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [("hello-world", 0), ("output", 0), ("job-definition", 0), ("gpu", 3), ("vllm", 3), ("confidential", 3)],
+    [
+        ("hello-world", 0),
+        ("output", 0),
+        ("globals-and-volume", 0),
+        ("gpu", 3),
+        ("expose-service", 3),
+        ("model-resources", 3),
+        ("confidential", 3),
+    ],
 )
 def test_cli_dry_run_exit_codes(hostapp_home: Path, name: str, code: int, docker_client: Any) -> None:
-    proc = _cli(hostapp_home, "--dry-run", str(COMPAT_DIR / f"{name}.json"))
+    proc = _cli(hostapp_home, "--dry-run", str(job_file(name)))
     assert proc.returncode == code, proc.stdout + proc.stderr
     if code == 3:
         assert [line for line in proc.stdout.splitlines() if line.startswith("unsupported: ")]
@@ -145,10 +153,10 @@ def test_cli_dry_run_exit_codes(hostapp_home: Path, name: str, code: int, docker
 
 
 def test_cli_runs_a_job_with_live_logs_and_results(hostapp_home: Path, docker_client: Any) -> None:
-    proc = _cli(hostapp_home, str(COMPAT_DIR / "result-extracting.json"))
+    proc = _cli(hostapp_home, str(job_file("results")))
     assert proc.returncode == 0, proc.stderr
-    assert "[hello-world] running ubuntu" in proc.stdout
-    assert "result detected-gpu-stderr:" in proc.stdout
+    assert "[report] score: 41" in proc.stdout
+    assert 'result score: ["41"]' in proc.stdout
     assert "succeeded" in proc.stderr
 
 

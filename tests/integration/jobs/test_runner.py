@@ -1,4 +1,4 @@
-"""The runner against the real engine: compat jobs, the sandbox, limits, preemption, failures."""
+"""The runner against the real engine: the project's job files, the sandbox, limits, preemption, failures."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from hostapp.events import EventBus
 from hostapp.jobs import sandbox
 from hostapp.jobs.definition import GridJob, parse_job_definition
 from hostapp.jobs.runner import JobRunner
+from tests.support import job_file
 
 pytestmark = pytest.mark.docker
 
-COMPAT_DIR = Path(__file__).resolve().parents[4] / "shared" / "compat" / "nosana-job-examples"
 BUSYBOX = "hostapp-test/busybox:latest"
 PYTHON = "hostapp/python:3"
 
@@ -36,10 +36,11 @@ def one_op(cmd: Any, image: str = BUSYBOX, **extra: Any) -> dict[str, Any]:
 
 
 def compat(name: str) -> bytes:
-    return (COMPAT_DIR / f"{name}.json").read_bytes()
+    """One of the project's job files (tests/fixtures/jobs), written the way Nosana job authors write them."""
+    return job_file(name).read_bytes()
 
 
-# ------------------------------------------------------------------ the compat corpus, for real
+# ------------------------------------------------------------------ the project's job files, for real
 
 
 def test_hello_world(make_runner) -> None:  # type: ignore[no-untyped-def]
@@ -55,17 +56,20 @@ def test_hello_world(make_runner) -> None:  # type: ignore[no-untyped-def]
 
 def test_result_extracting(make_runner) -> None:  # type: ignore[no-untyped-def]
     runner, _ = make_runner()
-    result = runner.run(grid_job(compat("result-extracting")))
+    result = runner.run(grid_job(compat("results")))
     assert result.status == "succeeded", result.reason
     results = result.ops[0].results
     assert results is not None
-    assert results["detected-gpu-stderr"] == ["Device 0: NVIDIA GeForce RTX 3070, compute capability 8.6, VMM: yes"]
-    assert sorted(results["detected-gpu-all-std"]) == [  # type: ignore[type-var]
-        "Device 0: NVIDIA GeForce RTX 3070, compute capability 8.6, VMM: yes",
-        "Device 1: NVIDIA GeForce RTX 3080, compute capability 8.6, VMM: yes",
+    assert results["device-stderr"] == ["Device 0: CPU only, cores 8"]
+    assert sorted(results["device-any"]) == [  # type: ignore[type-var]
+        "Device 0: CPU only, cores 8",
+        "Device 1: CPU only, cores 16",
     ]
-    assert results["empty-result"] == []
-    assert str(results["throw-error"]).startswith("SyntaxError")
+    assert results["score"] == ["41"]  # a leading (?<=…)
+    assert sorted(results["device-name"]) == ["Device 0: CPU only", "Device 1: CPU only"]  # a trailing (?=…)
+    assert results["version"] == ["version=3.2", "3", "2"]  # JavaScript's (?<name>…) groups
+    assert results["nothing"] == []
+    assert str(results["broken"]).startswith("SyntaxError")
     stored = runner.store.query("SELECT results FROM job_ops WHERE job_id = ?", (result.job_id,))[0]
     assert json.loads(stored["results"]) == results
 
@@ -82,27 +86,45 @@ def test_output_folder_is_collected(make_runner, app_paths) -> None:  # type: ig
 
 def test_job_definition_with_volume_and_globals(make_runner, docker_client) -> None:  # type: ignore[no-untyped-def]
     runner, _events = make_runner()
-    job = grid_job(compat("job-definition"))
+    job = grid_job(compat("globals-and-volume"))
     result = runner.run(job)
     assert result.status == "succeeded", result.reason
     assert [op.status for op in result.ops] == ["succeeded"] * 3
-    assert "/home" in result.ops[2].log_tail  # global work_dir applied to the op without its own
+    assert result.ops[1].log_tail.split() == ["shared", "/tmp", "DEBUG=1"]  # the op's own work_dir
+    # the volume written by the op before; global work_dir applied to the op without its own
+    assert result.ops[2].log_tail.split() == ["shared", "/srv", "DEBUG=1"]
     # the job's volumes are gone afterwards
     assert not docker_client.volumes.list(filters={"label": f"hostapp.job_id={job.job_id}"})
 
 
 def test_private_docker_with_empty_credentials_runs(make_runner) -> None:  # type: ignore[no-untyped-def]
     runner, _ = make_runner()
-    assert runner.run(grid_job(compat("private-docker"))).status == "succeeded"
+    assert runner.run(grid_job(compat("private-registry"))).status == "succeeded"
+
+
+def test_literals_carry_results_into_later_ops(make_runner) -> None:  # type: ignore[no-untyped-def]
+    runner, _ = make_runner()
+    result = runner.run(grid_job(compat("literals")))
+    assert result.status == "succeeded", result.reason
+    assert result.ops[1].log_tail == "model=tiny-model threads=4 fixed=yes args=--model localhost"
+
+
+def test_entrypoint_env_work_dir_and_depends_on(make_runner) -> None:  # type: ignore[no-untyped-def]
+    runner, _ = make_runner()
+    shown = runner.run(grid_job(compat("entrypoint-env-workdir")))
+    assert shown.status == "succeeded", shown.reason
+    assert shown.ops[0].log_tail == "greeting=hej in /tmp"
+    ordered = runner.run(grid_job(compat("depends-on")))
+    assert [(op.op_id, op.log_tail) for op in ordered.ops] == [("first", "first"), ("second", "second")]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["count", "count-multiple"])
+@pytest.mark.parametrize("name", ["count", "count-two-ops"])
 def test_counting_jobs(make_runner, name: str) -> None:  # type: ignore[no-untyped-def]
     runner, _ = make_runner()
     result = runner.run(grid_job(compat(name), timeout=120))
     assert result.status == "succeeded", result.reason
-    assert all(op.log_tail.split() == [str(i) for i in range(1, 11)] for op in result.ops)
+    assert all(op.log_tail.split() == [str(i) for i in range(1, 6)] for op in result.ops)
 
 
 @pytest.mark.slow
@@ -314,6 +336,7 @@ def test_engine_down_fails_the_job_and_does_not_raise(app_paths, store, dead_doc
 
 def test_missing_image_that_cannot_be_pulled_fails_with_reason(make_runner) -> None:  # type: ignore[no-untyped-def]
     runner, _ = make_runner()
+    runner.images.trusted_registries.add("127.0.0.1:1")  # past the registry-host rule, to the pull itself
     result = runner.run(grid_job(one_op("true", image="127.0.0.1:1/hostapp/nothing:1")))
     assert result.status == "failed"
     assert "cannot pull 127.0.0.1:1/hostapp/nothing:1" in (result.reason or "")

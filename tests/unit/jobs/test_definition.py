@@ -19,55 +19,95 @@ from hostapp.jobs.definition import (
     resolve_run_args,
     unsupported,
 )
+from tests.support import JOBS_DIR, job_file
 
-COMPAT_DIR = Path(__file__).resolve().parents[4] / "shared" / "compat" / "nosana-job-examples"
-COMPAT = sorted(COMPAT_DIR.glob("*.json"))
+JOBS = sorted(JOBS_DIR.glob("*.json"))
+# What a CPU-only machine without tunnels runs; each other file names what it lacks.
 CPU_RUNNABLE = {
     "count",
-    "count-multiple",
+    "count-two-ops",
+    "depends-on",
+    "entrypoint-env-workdir",
+    "globals-and-volume",
     "hello-world",
-    "job-definition",
+    "literals",
     "output",
-    "private-docker",
+    "private-registry",
     "restart-policy",
-    "result-extracting",
+    "results",
+}
+NOT_HERE = {
+    "confidential": ["job: logistics", "job: ops"],
+    "expose-service": ["op web: args.expose", "op web: args.gpu"],
+    "gpu": ["op gpu: args.gpu"],
+    "model-resources": ["op serve: args.resources: HF/S3"],
 }
 
 
-def test_all_compat_files_are_present() -> None:
-    assert len(COMPAT) == 33
+def test_the_project_job_files_cover_every_feature() -> None:
+    assert {p.stem for p in JOBS} == CPU_RUNNABLE | set(NOT_HERE)
+    raw = [json.loads(p.read_text()) for p in JOBS]
+    ops = [op for job in raw for op in job["ops"]]
+    args = {key for op in ops for key in op.get("args", {})}
+    assert {
+        "cmd",
+        "entrypoint",
+        "env",
+        "work_dir",
+        "output",
+        "volumes",
+        "gpu",
+        "required_vram",
+        "restart_policy",
+        "authentication",
+        "expose",
+        "resources",
+    } <= args
+    assert {"container/run", "container/create-volume"} <= {op["type"] for op in ops}
+    assert {str, list} <= {type(op["args"]["cmd"]) for op in ops if "cmd" in op.get("args", {})}
+    filters = [spec for op in ops for spec in (op.get("results") or {}).values()]
+    assert {str, dict} <= {type(spec) for spec in filters}
+    assert any(op.get("execution", {}).get("depends_on") for op in ops)
+    assert {"global", "meta", "logistics"} <= {key for job in raw for key in job}
+    text = " ".join(p.read_text() for p in JOBS)
+    for literal in ("%%global.variables.", "%%global.host%%", "%%ops.", "__spread__", "__remove-if-empty__"):
+        assert literal in text, literal
 
 
-@pytest.mark.parametrize("path", COMPAT, ids=lambda p: p.stem)
-def test_compat_file_parses_and_says_what_does_not_run_here(path: Path) -> None:
+@pytest.mark.parametrize("path", JOBS, ids=lambda p: p.stem)
+def test_job_file_parses_and_says_what_does_not_run_here(path: Path) -> None:
     definition = parse_job_definition(path.read_bytes())
     lines = unsupported(definition, MachineCaps(nvidia_runtime=False, runtime_detail="no nvidia runtime"))
     if path.stem in CPU_RUNNABLE:
         assert lines == []
     else:
-        assert lines, f"{path.stem} should not be runnable on a CPU-only machine without tunnels"
-        assert all(line.startswith("unsupported: ") for line in lines)
+        expected = NOT_HERE[path.stem]
+        assert len(lines) == len(expected), lines
+        for line, names in zip(lines, expected, strict=True):
+            assert line.startswith(f"unsupported: {names}"), line
 
 
 def test_gpu_job_is_runnable_when_the_runtime_is_there() -> None:
-    definition = parse_job_definition((COMPAT_DIR / "gpu.json").read_bytes())
+    definition = parse_job_definition(job_file("gpu").read_bytes())
     assert unsupported(definition, MachineCaps(nvidia_runtime=True, runtime_detail="nvidia")) == []
     missing = unsupported(definition, MachineCaps(nvidia_runtime=False, runtime_detail="no nvidia runtime"))
     assert missing == ["unsupported: op gpu: args.gpu: cannot run GPU job: no nvidia runtime"]
 
 
 def test_string_cmd_runs_through_sh() -> None:
-    definition = parse_job_definition((COMPAT_DIR / "count.json").read_bytes())
+    definition = parse_job_definition(job_file("count").read_bytes())
     op = definition.ops[0]
     assert isinstance(op, RunOp)
-    assert effective_command(op.args) == ["/bin/sh", "-c", "for i in `seq 1 10`; do echo $i; sleep 1; done"]
+    assert effective_command(op.args) == ["/bin/sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.2; done"]
+    listed = parse_job_definition(job_file("hello-world").read_bytes()).ops[0]
+    assert isinstance(listed, RunOp) and effective_command(listed.args) == ["echo", "hello", "world"]
 
 
 def test_global_defaults_are_merged_into_ops() -> None:
-    definition = parse_job_definition((COMPAT_DIR / "job-definition.json").read_bytes())
+    definition = parse_job_definition(job_file("globals-and-volume").read_bytes())
     ops = [op for op in definition.ops if isinstance(op, RunOp)]
-    assert ops[0].args.work_dir == "/home/podman"  # the op's own value wins
-    assert ops[1].args.work_dir == "/home"
+    assert ops[0].args.work_dir == "/tmp"  # the op's own value wins
+    assert ops[1].args.work_dir == "/srv"
     assert all(op.args.env == {"DEBUG": "1"} for op in ops)
 
 
@@ -103,31 +143,35 @@ def test_depends_on_orders_ops() -> None:
 
 
 def test_literals_resolve_from_globals_and_earlier_results() -> None:
-    definition = parse_job_definition((COMPAT_DIR / "job-literals.json").read_bytes())
+    definition = parse_job_definition(job_file("literals").read_bytes())
     setter, selected = definition.ops
     assert isinstance(setter, RunOp) and isinstance(selected, RunOp)
-    assert "%%global.variables.MODEL%%" not in " ".join(
-        resolve_run_args(setter.args, definition, {}).cmd or []  # type: ignore[arg-type]
-    ).replace("%%global.host%%", "")
+    setter_cmd = " ".join(resolve_run_args(setter.args, definition, {}).cmd or [])
+    assert "arg: tiny-model" in setter_cmd and "host: localhost" in setter_cmd and "%%" not in setter_cmd
     with pytest.raises(LiteralError):
         resolve_run_args(selected.args, definition, {})
-    results = {"literal-setter": {"cmd": ["--model"], "env_json": ['{"MODEL": "m1", "HOST": "h"}'], "entrypoint": []}}
+    env_json = '{"MODEL": "m1", "N": 2}'
+    results = {"setter": {"arg": ["--model", "m1"], "host": ["localhost"], "env_json": [env_json], "entrypoint": []}}
     resolved = resolve_run_args(selected.args, definition, results)
-    assert resolved.cmd == ["hello", "--model", "test test"]
-    assert resolved.env == {
-        "Random_Var": "static_value",
-        "MODEL": "m1",
-        "HOST": "h",
-        "ANOTHER_VAR": "another_static_value",
-    }
+    assert resolved.cmd == [
+        "/bin/sh",
+        "-c",
+        'echo "model=$MODEL threads=$THREADS fixed=$FIXED args=$0 $1"',
+        "--model",  # a result's first match
+        "localhost",
+    ]
+    assert resolved.env == {"FIXED": "yes", "MODEL": "m1", "N": "2"}
     assert resolved.entrypoint is None  # __remove-if-empty__ with nothing left
 
 
 def test_gpu_requirements() -> None:
-    definition = parse_job_definition((COMPAT_DIR / "nginx-multiple-expose.json").read_bytes())
+    definition = parse_job_definition(job_file("expose-service").read_bytes())
     assert gpu_requirements(definition).gpu is True
     assert gpu_requirements(definition).min_vram_mb == 44 * 1024
-    assert gpu_requirements(parse_job_definition((COMPAT_DIR / "hello-world.json").read_bytes())).gpu is False
+    # meta.system_requirements raises the op's own required_vram; the lowest CUDA listed is the minimum
+    gpu = gpu_requirements(parse_job_definition(job_file("gpu").read_bytes()))
+    assert (gpu.gpu, gpu.min_vram_mb, gpu.min_cuda) == (True, 16 * 1024, (11, 8))
+    assert gpu_requirements(parse_job_definition(job_file("hello-world").read_bytes())).gpu is False
 
 
 def test_registry_password_never_in_stored_json() -> None:
@@ -161,7 +205,7 @@ def test_registry_password_never_in_stored_json() -> None:
     ],
 )
 def test_grid_job_rejects_absurd_terms(kwargs: dict[str, object]) -> None:
-    definition = parse_job_definition((COMPAT_DIR / "hello-world.json").read_bytes())
+    definition = parse_job_definition(job_file("hello-world").read_bytes())
     terms: dict[str, object] = {"job_id": "j1", "attempt": 1, "price_per_second": 10, "timeout_seconds": 60}
     terms.update(kwargs)
     with pytest.raises(ValueError):
