@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 
 # A job definition may be 1 MiB of UTF-8; JSON escaping in the request can make it up to 6× longer.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+# How long a connection may take to send its request line: a client that connects and says nothing
+# (or stalls half-way) would otherwise hold a server thread and its socket for ever.
+REQUEST_READ_TIMEOUT_SECONDS = 10.0
+# How long one answer line may wait for a client that stopped reading (a run-job client suspended
+# with Ctrl-Z): past it the client counts as gone, and a job it started is stopped.
+WRITE_TIMEOUT_SECONDS = 60.0
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -53,7 +59,12 @@ class _RequestHandler(socketserver.StreamRequestHandler):
     server: _ControlServer
 
     def handle(self) -> None:
-        line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
+        self.connection.settimeout(self.server.read_timeout)
+        try:
+            line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
+        except OSError:  # timed out (or reset) before a whole request line came: nothing to answer
+            return
+        self.connection.settimeout(WRITE_TIMEOUT_SECONDS)
         try:
             if len(line) > MAX_REQUEST_BYTES:
                 raise ValueError("request too large")
@@ -89,12 +100,14 @@ class _RequestHandler(socketserver.StreamRequestHandler):
 class _ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     handler: ControlHandler
+    read_timeout: float
 
 
 class ControlServer:
-    def __init__(self, path: Path, handler: ControlHandler) -> None:
+    def __init__(self, path: Path, handler: ControlHandler, read_timeout: float = REQUEST_READ_TIMEOUT_SECONDS) -> None:
         self.path = path
         self._handler = handler
+        self._read_timeout = read_timeout
         self._server: _ControlServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -112,6 +125,7 @@ class ControlServer:
             os.umask(old_umask)
         os.chmod(self.path, 0o600)
         server.handler = self._handler
+        server.read_timeout = self._read_timeout
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="control-socket", daemon=True)
         self._thread.start()

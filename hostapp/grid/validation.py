@@ -21,4 +21,13 @@ def validate_definition(raw: dict[str, Any]) -> tuple[dict[str, Any], GpuRequire
             f"job definition is invalid at {first_path}: {first_reason}",
             [{"path": path, "reason": reason} for path, reason in exc.errors],
         ) from exc
+    if not definition.ops:
+        # Parses (Nosana's confidential jobs fetch their ops elsewhere), but no node here could run it.
+        reason = "no ops to run: a job needs at least one op"
+        raise GridError(
+            422,
+            "invalid_definition",
+            f"job definition is invalid at $.ops: {reason}",
+            [{"path": "$.ops", "reason": reason}],
+        )
     return raw, gpu_requirements(definition)

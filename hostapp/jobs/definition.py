@@ -1,8 +1,8 @@
 """Nosana-compatible job definitions: the models, strict parsing with JSON paths, literals, and what runs here.
 
 Every model forbids unknown fields: a definition that says `privileged`, `cap_add`, `devices` or a host
-path is rejected with the path of the offending field, never silently ignored (design.md §3). The one
-open mapping is `meta`, which Nosana defines as free-form and which hostapp never acts on.
+path is rejected with the path of the offending field, never silently ignored (docs/security.md). The
+one open mapping is `meta`, which Nosana defines as free-form and which hostapp never acts on.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydantic import (
 
 from hostapp.gpu.requirements import GpuRequirements
 from hostapp.jobs.limits import (
+    ACCEPTED_VERSIONS,
     MAX_DEFINITION_BYTES,
     MAX_DEPTH,
     MAX_OPS,
@@ -79,6 +80,11 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# The kernel's and the engine's own file systems in a container: a mount over them (a writable
+# /sys/fs/cgroup, a volume over /dev) hands the job what the sandbox takes away.
+_KERNEL_TREES = ("/dev", "/proc", "/sys")
+
+
 def _container_path(value: str, *, allow_root: bool) -> str:
     """An absolute path inside the container, with no `..` component (normalised)."""
     _no_nul(value)
@@ -90,6 +96,27 @@ def _container_path(value: str, *, allow_root: bool) -> str:
     if normalised == "/" and not allow_root:
         raise ValueError("must not be the container's root directory")
     return normalised
+
+
+def _mount_target(value: str) -> str:
+    """A path the runner mounts a volume at: a container path outside /dev, /proc and /sys."""
+    normalised = _container_path(value, allow_root=False)
+    if normalised.startswith("//"):  # POSIX keeps a leading `//`; the kernel reads it as `/`
+        normalised = "/" + normalised.lstrip("/")
+    for tree in _KERNEL_TREES:
+        if normalised == tree or normalised.startswith(tree + "/"):
+            raise ValueError(f"must not be under {tree} (the container's kernel file systems), got {value!r}")
+    return normalised
+
+
+def _env_keys(value: Mapping[str, str] | None) -> None:
+    """NVIDIA_* variables steer the NVIDIA container runtime (which GPUs, which driver features): the runner
+    alone decides what GPU a container sees, so a job may not set them."""
+    for key in value or {}:
+        if key.upper().startswith("NVIDIA_"):
+            raise ValueError(
+                f"{key}: NVIDIA_* variables are set by this host only (it decides GPU visibility); remove it"
+            )
 
 
 class SpreadMarker(_Strict):
@@ -176,7 +203,7 @@ class Volume(_Strict):
     @field_validator("dest")
     @classmethod
     def _dest(cls, value: str) -> str:
-        return _container_path(value, allow_root=False)
+        return _mount_target(value)
 
 
 ResourceItem = Resource | SpreadMarker | Literal["__remove-if-empty__"]
@@ -212,6 +239,7 @@ class RunArgs(_Strict):
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        _env_keys(value)
         for item in (value or {}).values():
             _no_nul(item)
         return value
@@ -224,7 +252,7 @@ class RunArgs(_Strict):
     @field_validator("output")
     @classmethod
     def _output(cls, value: str | None) -> str | None:
-        return None if value is None else _container_path(value, allow_root=False)
+        return None if value is None else _mount_target(value)
 
 
 class CreateVolumeArgs(_Strict):
@@ -286,6 +314,12 @@ class GlobalDefaults(_Strict):
     work_dir: str | None = None
     variables: Annotated[dict[EnvKey, Text], Field(max_length=1024)] | None = None
 
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        _env_keys(value)
+        return value
+
     @field_validator("work_dir")
     @classmethod
     def _work_dir(cls, value: str | None) -> str | None:
@@ -311,7 +345,7 @@ class Meta(BaseModel):
 
 
 class JobDefinition(_Strict):
-    version: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+){0,3}$")] = "0.1"
+    version: str = "0.1"
     type: Literal["container"] = "container"
     meta: Meta | None = None
     logistics: Logistics | None = None
@@ -319,9 +353,20 @@ class JobDefinition(_Strict):
     global_: GlobalDefaults | None = Field(default=None, alias="global")
     ops: Annotated[list[Op], Field(max_length=MAX_OPS)]
 
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in ACCEPTED_VERSIONS:
+            accepted = ", ".join(ACCEPTED_VERSIONS)
+            raise ValueError(f"format version {value[:32]!r} is not supported; this host reads versions {accepted}")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> JobDefinition:
         errors: list[tuple[str, str]] = []
+        if not self.ops and self.logistics is None:
+            # Only a confidential job (Nosana's `logistics`) leaves its ops to an outside API.
+            errors.append(("$.ops", "no ops to run: a job needs at least one op"))
         seen: dict[str, int] = {}
         volumes: set[str] = set()
         for index, op in enumerate(self.ops):
@@ -378,7 +423,7 @@ class GridJob:
     price_per_second: int  # token base units, never floats
     timeout_seconds: int
     definition: JobDefinition
-    network: bool = False  # the market allows outbound network for this job (design.md §3)
+    network: bool = False  # the market allows outbound network for this job (docs/security.md)
 
     def __post_init__(self) -> None:
         if not re.match(ID_PATTERN, self.job_id):
@@ -431,6 +476,13 @@ def parse_job_definition(raw: bytes | str | Mapping[str, Any]) -> JobDefinition:
     depth_error = _depth_error(data)
     if depth_error:
         raise JobDefinitionError([depth_error])
+    if not isinstance(raw, bytes | bytearray | str):
+        # An object (grid submission, lease, test) gets the same limit as text: its size as compact JSON.
+        size = _encoded_size(data)
+        if size > MAX_DEFINITION_BYTES:
+            raise JobDefinitionError(
+                [("$", f"definition is {size} bytes as JSON; the limit is {MAX_DEFINITION_BYTES}")]
+            )
     ops = data.get("ops")
     if isinstance(ops, list) and len(ops) > MAX_OPS:
         raise JobDefinitionError([("$.ops", f"{len(ops)} ops; at most {MAX_OPS} are allowed")])
@@ -439,6 +491,36 @@ def parse_job_definition(raw: bytes | str | Mapping[str, Any]) -> JobDefinition:
     except ValidationError as exc:
         raise JobDefinitionError(_translate(exc, data)) from None
     return merge_globals(definition)
+
+
+def _encoded_size(data: Mapping[str, Any]) -> int:
+    """The object's size as compact UTF-8 JSON, counted without building the text (and stopping early)."""
+    size = 0
+    stack: list[Any] = [data]
+    while stack and size <= MAX_DEFINITION_BYTES:
+        value = stack.pop()
+        if isinstance(value, Mapping):
+            size += 1 + max(len(value) * 2 - 1, 0) + 1  # braces, colons, commas
+            for key, item in value.items():
+                stack.append(str(key))
+                stack.append(item)
+        elif isinstance(value, list | tuple):
+            size += 1 + max(len(value) - 1, 0) + 1
+            stack.extend(value)
+        elif isinstance(value, str):
+            # As json.dumps writes it (escapes included); a string longer than the limit is over it anyway.
+            size += len(value) if len(value) > MAX_DEFINITION_BYTES else len(_compact_json(value))
+        elif isinstance(value, bool) or value is None:
+            size += 5
+        elif isinstance(value, int):  # str() of a 5,000-digit integer raises: count its digits instead
+            size += value.bit_length() * 30103 // 100_000 + 2
+        else:
+            size += len(repr(value))
+    return size
+
+
+def _compact_json(value: str) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def _json_type(value: Any) -> str:
@@ -653,6 +735,8 @@ def _spread_object(text: str, where: str) -> dict[str, str]:
     for key, item in value.items():
         if not re.match(_ENV_KEY_PATTERN, str(key)):
             raise LiteralError(f"{where}: {key!r} is not a valid environment variable name")
+        if str(key).upper().startswith("NVIDIA_"):
+            raise LiteralError(f"{where}: {key}: NVIDIA_* variables are set by this host only")
         out[str(key)] = json.dumps(item) if isinstance(item, bool) else str(item)
     return out
 

@@ -68,7 +68,8 @@ class LocalJobRequest:
 
 
 def local_job_id(name: str) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:40].strip("-.") or "job"
+    # Job ids are plain ASCII (definition.ID_PATTERN): `tést.json` becomes local-t-st-…, not a crash.
+    stem = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "-" for c in name)[:40].strip("-.") or "job"
     return f"local-{stem}-{secrets.token_hex(4)}"
 
 
