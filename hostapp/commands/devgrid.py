@@ -1,4 +1,9 @@
-"""`hostapp devgrid serve | submit | jobs`: the local grid standalone, for job authors and tests."""
+"""`hostapp devgrid serve | submit | jobs`: the local grid standalone, for job authors and tests.
+
+Owner calls carry the install's grid owner token (config folder, `grid-owner-token`, 0600): `serve`
+creates it, `submit` and `jobs` read it (or take `--token` / $HOSTAPP_DEVGRID_TOKEN for a grid served
+from another HOSTAPP_HOME).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 
 DEFAULT_PORT = 7750
 URL_ENV = "HOSTAPP_DEVGRID_URL"
+OWNER_KEY_HELP = "the grid's owner token (default $HOSTAPP_DEVGRID_TOKEN, else this install's grid-owner-token file)"
 
 
 def _default_url() -> str:
@@ -34,18 +40,21 @@ def add_parser(sub: Any) -> None:
     submit.add_argument("--price", type=int, default=10, help="price per second in token base units (default 10)")
     submit.add_argument("--timeout", type=int, default=600, help="timeout in seconds (default 600)")
     submit.add_argument("--url", default=None, help=f"grid URL (default ${URL_ENV} or port {DEFAULT_PORT})")
+    submit.add_argument("--token", default=None, help=OWNER_KEY_HELP)
     submit.set_defaults(func=run_submit)
 
     jobs = dsub.add_parser("jobs", help="list the grid's jobs")
     jobs.add_argument("--url", default=None, help=f"grid URL (default ${URL_ENV} or port {DEFAULT_PORT})")
     jobs.add_argument("--state", choices=["queued", "leased", "succeeded", "failed"])
     jobs.add_argument("--json", action="store_true")
+    jobs.add_argument("--token", default=None, help=OWNER_KEY_HELP)
     jobs.set_defaults(func=run_jobs)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from hostapp.cli import CliError
     from hostapp.config.paths import default_paths
+    from hostapp.grid.owner_token import load_or_create
     from hostapp.grid.server import GridConfig, LocalGrid
 
     if not 0 <= args.port <= 65535:
@@ -58,7 +67,13 @@ def run_serve(args: argparse.Namespace) -> int:
         chain = LocalChain(state_dir / "chain")
         rpc_url = chain.start()
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop cleans up like Ctrl-C
-    grid = LocalGrid(state_dir / "grid", chain, port=args.port, config=GridConfig(demo_feed=not args.no_demo))
+    grid = LocalGrid(
+        state_dir / "grid",
+        chain,
+        port=args.port,
+        config=GridConfig(demo_feed=not args.no_demo),
+        owner_token=load_or_create(default_paths().config),
+    )
     try:
         try:
             url = grid.start()
@@ -85,19 +100,39 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _call(method: str, url: str, path: str, **kwargs: Any) -> Any:
+def _owner_token(given: str | None) -> str | None:
+    from hostapp.config.paths import default_paths
+    from hostapp.grid.owner_token import TOKEN_ENV, read_token
+
+    return given or os.environ.get(TOKEN_ENV) or read_token(default_paths().config)
+
+
+def _call(method: str, url: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
     import httpx
 
     from hostapp.cli import CliError
+    from hostapp.config.paths import default_paths
+    from hostapp.grid.owner_token import TOKEN_ENV, bearer, token_path
 
+    owner_token = _owner_token(token)
+    headers = bearer(owner_token) if owner_token else {}
     try:
-        response = httpx.request(method, f"{url.rstrip('/')}{path}", timeout=30, **kwargs)
+        response = httpx.request(method, f"{url.rstrip('/')}{path}", timeout=30, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
         raise CliError(f"no grid answering at {url} ({exc}): start one with `hostapp devgrid serve`") from exc
     try:
         data = response.json()
     except ValueError:
         raise CliError(f"{url} answered {response.status_code} without JSON: is it a hostapp grid?") from None
+    if response.status_code == 401:
+        where = token_path(default_paths().config)
+        problem = (
+            "refused this install's owner token" if owner_token else f"needs an owner token and {where} is missing"
+        )
+        raise CliError(
+            f"the grid at {url} {problem}: run `hostapp devgrid serve` as this user (same HOSTAPP_HOME), "
+            f"or pass the serving install's token with --token / ${TOKEN_ENV}"
+        )
     if response.status_code >= 400:
         error = data.get("error", {}) if isinstance(data, dict) else {}
         lines = [str(error.get("message") or f"grid answered {response.status_code}")]
@@ -118,14 +153,14 @@ def run_submit(args: argparse.Namespace) -> int:
     if not isinstance(definition, dict):
         raise CliError(f"{args.file} must hold a JSON object (a job definition)", code=2)
     body = {"definition": definition, "price_per_second": args.price, "timeout_seconds": args.timeout}
-    job = _call("POST", args.url or _default_url(), "/v1/jobs", json=body)
+    job = _call("POST", args.url or _default_url(), "/v1/jobs", args.token, json=body)
     print(job["job_id"])
     return 0
 
 
 def run_jobs(args: argparse.Namespace) -> int:
     params = {"state": args.state} if args.state else {}
-    data = _call("GET", args.url or _default_url(), "/v1/jobs", params=params)
+    data = _call("GET", args.url or _default_url(), "/v1/jobs", args.token, params=params)
     jobs = data.get("jobs", [])
     if args.json:
         print(json.dumps(jobs, indent=2))
