@@ -19,6 +19,9 @@ START_HINT = (
 
 
 def connect(timeout: float = 30.0) -> docker.DockerClient:
+    """The engine client. It reads the user's registry logins (~/.docker/config.json) and would send
+    them with any pull given no `auth_config`: pulls for grid jobs therefore always pass one
+    (`ImageCache.pull(user_credentials=False)`), never relying on this client's defaults."""
     import docker
     import docker.errors
 

@@ -1,8 +1,10 @@
-"""Copying a job's output dir out of its container: size-capped, regular files and folders only.
+"""Copying a job's output dir out of its container: capped in bytes and in entries, regular files and folders only.
 
 The archive comes from the engine (`GET /containers/{id}/archive`), which the job controls the
 content of: members that are links, devices, absolute or `..` paths are skipped and reported, and
 every file is created with O_NOFOLLOW|O_EXCL below the destination, so nothing can escape it.
+Empty files cost no bytes but an inode and a directory entry each, so the number of entries (files,
+folders and skipped members alike) is capped too: reading stops at `max_entries`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ class CollectedOutput:
     files: list[str] = field(default_factory=list)
     bytes: int = 0
     skipped: list[str] = field(default_factory=list)  # "name: why"
-    truncated: bool = False
+    truncated: bool = False  # the byte cap was reached
+    entries: int = 0  # archive members read (files, folders, skipped ones)
+    too_many_entries: bool = False  # reading stopped at the entry cap
 
 
 class _CappedStream:
@@ -57,8 +61,13 @@ class _LimitExceeded(Exception):
     pass
 
 
-def extract_output(chunks: Iterable[bytes], destination: Path, max_bytes: int) -> CollectedOutput:
-    """Extract the archive of one folder (its top entry is the folder itself) into `destination`."""
+def extract_output(
+    chunks: Iterable[bytes], destination: Path, max_bytes: int, max_entries: int | None = None
+) -> CollectedOutput:
+    """Extract the archive of one folder (its top entry is the folder itself) into `destination`.
+
+    Stops at `max_bytes` of file content and after `max_entries` archive members (None: no entry cap).
+    """
     destination.mkdir(parents=True, exist_ok=True, mode=0o700)
     root = destination.resolve()
     out = CollectedOutput(directory=root)
@@ -67,6 +76,10 @@ def extract_output(chunks: Iterable[bytes], destination: Path, max_bytes: int) -
     try:
         with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
             for member in archive:
+                if max_entries is not None and out.entries >= max_entries:
+                    out.too_many_entries = True
+                    break
+                out.entries += 1
                 _extract_member(archive, member, root, max_bytes, out)
     except _LimitExceeded:
         out.truncated = True

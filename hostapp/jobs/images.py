@@ -2,12 +2,24 @@
 
 Only images hostapp itself pulled are tracked (store kv keys `image_cache:<ref>`) and only those are
 ever pruned: the user's own images are never touched.
+
+Grid jobs are strangers' code, so their images follow stricter rules (`admit_for_grid`, docs/sandbox.md):
+- a pull never carries the user's registry logins (~/.docker/config.json): only the job's own
+  credentials, else an explicitly empty auth, which the Docker SDK then does not replace with the user's;
+- the registry host must resolve to public addresses only: a reference naming `127.0.0.1:PORT`, a LAN or
+  link-local host would make the root daemon send requests there, even for a job with no network
+  (hosts listed in `image_cache.trusted_registries` are the user's exception, e.g. a LAN mirror);
+- an image already on this machine runs only if a job could have got it itself: hostapp pulled it
+  with no credentials, or it never came from a registry under that name (built or tagged here);
+  otherwise the job pulls it first, with its own credentials only, and a private image is refused.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +44,8 @@ class CachedImage:
     size: int
     pulled_at: float
     last_used: float
+    # Pulled with no credentials at all: any job could have pulled it, so grid jobs may reuse it.
+    public: bool = False
 
 
 def split_digest(ref: str) -> tuple[str, str | None]:
@@ -41,6 +55,55 @@ def split_digest(ref: str) -> tuple[str, str | None]:
     return ref, None
 
 
+def registry_host(ref: str) -> str | None:
+    """The registry `host[:port]` a reference names, or None for Docker Hub (Docker's own parsing rule:
+    the first path component is a registry when it has a `.` or `:`, or is `localhost`)."""
+    name, _ = split_digest(ref)
+    first, slash, _rest = name.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        return None
+    if first in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        return None
+    return first.lower()
+
+
+def repository(ref: str) -> str:
+    """`docker.io/library/ubuntu:22.04` -> `ubuntu`: the name as the engine lists it in RepoDigests."""
+    name, _ = split_digest(ref)
+    last = name.rsplit("/", 1)
+    if ":" in last[-1]:
+        name = name[: name.rfind(":")]
+    for prefix in ("docker.io/", "index.docker.io/"):
+        name = name.removeprefix(prefix)
+    if registry_host(name) is None:
+        name = name.removeprefix("library/")
+    return name.lower()
+
+
+def _split_host_port(host: str) -> tuple[str, int]:
+    if host.startswith("["):
+        address, _, rest = host[1:].partition("]")
+        return address, int(rest.lstrip(":") or 443)
+    name, _, port = host.partition(":")
+    return name, int(port) if port.isdigit() else 443
+
+
+def non_public_addresses(host: str) -> list[str]:
+    """The addresses `host` resolves to that are not public (loopback, private, link-local, CGNAT, ...).
+
+    Raises OSError when the name does not resolve.
+    """
+    name, port = _split_host_port(host)
+    found = []
+    for *_, sockaddr in socket.getaddrinfo(name, port, proto=socket.IPPROTO_TCP):
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            found.append(str(address))
+    return sorted(set(found))
+
+
 class ImageCache:
     def __init__(self, api: Any, store: Store, bus: EventBus, budget_mb: int) -> None:
         self._api = api
@@ -48,19 +111,94 @@ class ImageCache:
         self._bus = bus
         self.budget_bytes = budget_mb * 1024 * 1024
         self.pinned: set[str] = set()  # the pre-pull list: never pruned
+        # Registry hosts (host[:port]) grid jobs may pull from although they resolve to a private address.
+        self.trusted_registries: set[str] = set()
+
+    # ------------------------------------------------------------ grid jobs
+
+    def admit_for_grid(self, ref: str, auth: dict[str, str] | None, job_id: str | None = None) -> None:
+        """Make `ref` ready for a grid job under the rules in the module doc; PullError says why not."""
+        import docker.errors
+
+        self.check_registry(ref)
+        try:
+            info = self._api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            info = None
+        except docker.errors.APIError as exc:
+            raise PullError(f"cannot inspect image {ref}: {exc.explanation or exc}") from None
+        if info is not None and self._reusable_for_grid(ref, info):
+            return
+        try:
+            self.pull(ref, auth, job_id, user_credentials=False)
+        except PullError as exc:
+            if info is None:
+                raise
+            raise PullError(
+                f"image {ref} is on this machine, but a grid job may use it only if it can pull it itself "
+                f"(without your registry logins), and it could not: {exc}"
+            ) from None
+
+    def check_registry(self, ref: str) -> None:
+        """Refuse a reference whose registry host is not public (unless trusted in the settings)."""
+        host = registry_host(ref)
+        if host is None or host in {trusted.lower() for trusted in self.trusted_registries}:
+            return
+        try:
+            private = non_public_addresses(host)
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise PullError(f"image {ref}: its registry host {host} does not resolve ({exc})") from None
+        if private:
+            raise PullError(
+                f"image {ref}: grid jobs may not pull from registry host {host}, which resolves to the "
+                f"non-public address {', '.join(private[:3])} (loopback, LAN or link-local); to allow a "
+                "registry you run yourself, add it to the setting image_cache.trusted_registries"
+            )
+
+    def _reusable_for_grid(self, ref: str, info: dict[str, Any]) -> bool:
+        """Present locally and a job could have got it without the user's credentials."""
+        tracked = self._tracked(ref)
+        if tracked is not None and tracked.public and tracked.image_id == info.get("Id"):
+            return True
+        wanted = repository(ref)
+        from_registry = [d for d in info.get("RepoDigests") or [] if repository(d) == wanted]
+        return not from_registry  # built or tagged on this machine: never pulled under this name
+
+    def _tracked(self, ref: str) -> CachedImage | None:
+        value = self._store.get_kv(_KV_PREFIX + ref)
+        if value is None:
+            return None
+        try:
+            return CachedImage(**json.loads(value))
+        except (ValueError, TypeError):
+            return None
 
     # ------------------------------------------------------------ pulling
 
-    def pull(self, ref: str, auth: dict[str, str] | None = None, job_id: str | None = None) -> str:
-        """Pull `ref` (name[:tag][@sha256:…]); publishes job.pull.progress; returns the image id."""
+    def pull(
+        self,
+        ref: str,
+        auth: dict[str, str] | None = None,
+        job_id: str | None = None,
+        *,
+        user_credentials: bool = True,
+    ) -> str:
+        """Pull `ref` (name[:tag][@sha256:…]); publishes job.pull.progress; returns the image id.
+
+        `auth` is the job's own registry login. Without it, `user_credentials=False` sends an explicit
+        empty auth: the SDK would otherwise send the user's login from ~/.docker/config.json.
+        """
         import docker.errors
 
         name, digest = split_digest(ref)
         layers: dict[str, tuple[int, int]] = {}
         done: set[str] = set()
         last_publish = 0.0
+        auth_config: dict[str, str] | None = auth if auth is not None or user_credentials else {}
         try:
-            stream = self._api.pull(ref if digest else _with_tag(name), stream=True, decode=True, auth_config=auth)
+            stream = self._api.pull(
+                ref if digest else _with_tag(name), stream=True, decode=True, auth_config=auth_config
+            )
             for event in stream:
                 if "error" in event:
                     raise PullError(_pull_reason(ref, str(event.get("error"))))
@@ -90,7 +228,8 @@ class ImageCache:
         if digest and not any(d.endswith("@" + digest) for d in info.get("RepoDigests") or []):
             raise PullError(f"image {ref}: the pulled image does not carry digest {digest}")
         now = time.time()
-        self._record(CachedImage(ref, str(info["Id"]), int(info.get("Size") or 0), now, now))
+        public = auth is None and not user_credentials
+        self._record(CachedImage(ref, str(info["Id"]), int(info.get("Size") or 0), now, now, public))
         self._fit_budget(keep=ref)
         return str(info["Id"])
 
@@ -109,7 +248,11 @@ class ImageCache:
         )
 
     def prepull(self, refs: list[str]) -> dict[str, str]:
-        """Pull every missing image of the pre-pull list (kept from then on); returns {ref: problem} for failures."""
+        """Pull every missing image of the pre-pull list (kept from then on); returns {ref: problem} for failures.
+
+        The list is the user's own (no registry-host check), but it is pulled for grid jobs, so without
+        the user's registry logins: a grid job may use only what it could pull itself.
+        """
         import docker.errors
 
         self.pinned.update(refs)
@@ -124,7 +267,7 @@ class ImageCache:
                 problems[ref] = str(exc.explanation or exc)
                 continue
             try:
-                self.pull(ref)
+                self.pull(ref, user_credentials=False)
             except PullError as exc:
                 problems[ref] = str(exc)
         return problems
@@ -207,7 +350,8 @@ def _pull_reason(ref: str, message: str) -> str:
             "Docker's data (`docker info` shows it as Docker Root Dir, `docker system df` shows what uses it), "
             "then retry"
         )
-    if any(word in lowered for word in ("denied", "unauthorized", "authentication required", "forbidden")):
+    refusals = ("denied", "unauthorized", "authentication required", "forbidden", "no basic auth credentials")
+    if any(word in lowered for word in refusals):
         return f"pull of {ref} denied by the registry: {message.splitlines()[0][:200]}"
     if "not found" in lowered or "manifest unknown" in lowered:
         return f"image {ref} not found in its registry: {message.splitlines()[0][:200]}"

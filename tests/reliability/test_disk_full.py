@@ -184,6 +184,7 @@ def test_disk_full_during_pull_fails_the_job_with_a_clear_reason_and_the_runner_
     runner = JobRunner(
         small_engine.client, JobLimits(stop_grace_seconds=1), app_paths, bus, store, f"test-{secrets.token_hex(4)}"
     )
+    runner.images.trusted_registries.add(registry)  # the test's own loopback registry
 
     # Round "download": the compressed layer alone does not fit (Docker's tmp dir fills while it downloads).
     # Round "unpack": the download fits, the unpacked files do not (the disk fills while Docker extracts).

@@ -16,6 +16,7 @@ def test_pull_with_progress_digest_pinning_and_cache_pruning(
     ref = f"{registry}/hostapp-test/busybox:pull"
     pinned = push_fresh_image(docker_client, busybox_image, ref)  # name@sha256:…
     runner, events = make_runner()
+    runner.images.trusted_registries.add(registry)  # a loopback registry: refused for grid jobs unless trusted
     try:
         definition = parse_job_definition(
             {"ops": [{"type": "container/run", "id": "p", "args": {"image": pinned, "cmd": ["echo", "pulled"]}}]}
@@ -53,6 +54,7 @@ def test_each_pull_keeps_the_cache_within_its_budget(registry, make_runner, dock
 
     first, second = (push_fresh_image(docker_client, busybox_image, f"{registry}/hostapp-test/lru-{n}:v") for n in "12")
     runner, _ = make_runner()
+    runner.images.trusted_registries.add(registry)
 
     def run(ref: str, job_id: str) -> None:
         definition = parse_job_definition(
