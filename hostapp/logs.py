@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import logging.handlers
 import re
@@ -21,17 +22,45 @@ _PATTERNS = (
 )
 
 
+# Forms of a key that registered digests are checked against: 32-byte hex and base58 (the seed half).
+_DIGEST_CANDIDATES = re.compile(r"\b[0-9a-fA-F]{64}\b|\b[1-9A-HJ-NP-Za-km-z]{43,44}\b")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
 class SecretRedactor(logging.Filter):
-    """Replaces registered secrets and secret-shaped strings in every message and argument."""
+    """Replaces registered secrets and secret-shaped strings in every message and argument.
+
+    Secrets registered with `register_hidden` / `register_phrase` are kept only as SHA-256 digests, so
+    this filter does not keep a copy of the key's text forms or of a seed phrase in memory for the
+    life of the process (a memory dump would show them); candidates in a message are hashed and compared.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
+        self._digests: set[bytes] = set()
+        self._phrases: set[tuple[int, bytes]] = set()  # (word count, digest of the lower-case words)
 
     def register(self, *secrets: str) -> None:
         with self._lock:
             self._secrets.update(s for s in secrets if s and len(s) >= 6)
+
+    def register_hidden(self, *secrets: str) -> None:
+        """Redact these strings where _DIGEST_CANDIDATES finds them, keeping only their digests."""
+        with self._lock:
+            self._digests.update(_digest(s) for s in secrets if s)
+
+    def register_phrase(self, phrase: str) -> None:
+        """Redact this word sequence (a seed phrase) wherever it appears, keeping only its digest."""
+        words = phrase.lower().split()
+        if words:
+            with self._lock:
+                self._phrases.add((len(words), _digest(" ".join(words))))
 
     def redact(self, text: str) -> str:
         with self._lock:
@@ -39,11 +68,22 @@ class SecretRedactor(logging.Filter):
         for secret in secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        text = self._redact_digests(text)
         for pattern in _PATTERNS:
             if pattern.groups >= 2:
                 text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
             else:
                 text = pattern.sub(REDACTED, text)
+        return text
+
+    def _redact_digests(self, text: str) -> str:
+        with self._lock:
+            digests, phrases = set(self._digests), set(self._phrases)
+        if digests:
+            text = _DIGEST_CANDIDATES.sub(lambda m: REDACTED if _digest(m.group()) in digests else m.group(), text)
+        for count, digest in phrases:
+            while (window := _find_phrase(text, count, digest)) is not None:
+                text = text[: window[0]] + REDACTED + text[window[1] :]
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -55,6 +95,16 @@ class SecretRedactor(logging.Filter):
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         return True
+
+
+def _find_phrase(text: str, count: int, digest: bytes) -> tuple[int, int] | None:
+    """(start, end) of the first run of `count` words whose lower-case form hashes to `digest`."""
+    words = list(_WORD.finditer(text))
+    for start in range(len(words) - count + 1):
+        window = words[start : start + count]
+        if _digest(" ".join(w.group().lower() for w in window)) == digest:
+            return window[0].start(), window[-1].end()
+    return None
 
 
 redactor = SecretRedactor()

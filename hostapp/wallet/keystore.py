@@ -6,7 +6,6 @@ flow in `WalletService` ever turns the secret back into text.
 
 from __future__ import annotations
 
-import json
 from typing import Protocol, runtime_checkable
 
 from solders.keypair import Keypair
@@ -48,16 +47,10 @@ class KeypairKeystore:
         return f"KeypairKeystore(pubkey={self._pubkey})"
 
 
-def register_secret_forms(secret64: bytes, *extra: str) -> None:
-    """Teach the log redactor every text form this secret can take (hex, base58, JSON array)."""
-    numbers = list(secret64)
-    redactor.register(
-        secret64.hex(),
-        secret64[:32].hex(),
-        b58encode(secret64),
-        b58encode(secret64[:32]),
-        json.dumps(numbers),
-        json.dumps(numbers, separators=(",", ":")),
-        str(numbers),
-        *extra,
-    )
+def register_secret_forms(secret64: bytes) -> None:
+    """Teach the log redactor this key's text forms without keeping them in memory.
+
+    The 64-byte forms (base58, 128 hex digits, JSON arrays) are redacted by their shape whatever key
+    they hold; the 32-byte seed's hex and base58 forms are registered as digests only.
+    """
+    redactor.register_hidden(secret64[:32].hex(), b58encode(secret64[:32]))

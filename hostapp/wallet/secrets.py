@@ -2,6 +2,12 @@
 
 A small non-secret record (config/wallet.json, 0600) remembers the address, which backend holds
 the key and whether the seed phrase backup was confirmed, so `show` works without unlocking.
+
+The secret is kept in two parts: the signing key (keyring item `wallet:<address>`, the file's
+`ciphertext`) and the seed phrase (`wallet-backup:<address>`, the file's `backup_ciphertext`).
+`load_signing` reads the first only: the node and the tray app never hold the phrase in memory; only
+confirming or exporting the backup reads it. A wallet stored by an earlier version (one item with
+both) is split the first time its signing key is loaded from the keyring.
 """
 
 from __future__ import annotations
@@ -84,10 +90,7 @@ class SecretStore:
         backend, name = secure_backend()
         if backend is not None:
             _ensure_unlocked(name)
-            try:
-                backend.set_password(KEYRING_SERVICE, _username(material.pubkey), material.to_json())
-            except Exception as exc:  # keyring backends raise their own error types
-                raise SecretStoreError(f"could not store the key in the keyring ({_first_line(exc)})") from None
+            _keyring_store(backend, material)
             record.backend = name
         else:
             passphrase = self._passphrase(True) if self._passphrase else None
@@ -104,7 +107,12 @@ class SecretStore:
         self.write_record(record)
         return record
 
-    def load(self, record: WalletRecord) -> KeyMaterial:
+    def load_signing(self, record: WalletRecord) -> KeyMaterial:
+        """The signing key only: never reads the seed phrase (what a running node or tray app loads)."""
+        return self.load(record, with_backup=False)
+
+    def load(self, record: WalletRecord, with_backup: bool = True) -> KeyMaterial:
+        """The key and, with `with_backup`, its seed phrase (to confirm or export the backup)."""
         if record.backend == ENCRYPTED_FILE:
             passphrase = self._passphrase(False) if self._passphrase else None
             if passphrase is None:
@@ -112,10 +120,9 @@ class SecretStore:
                     "the wallet key is in a passphrase-encrypted file: run interactively or set "
                     "HOSTAPP_WALLET_PASSPHRASE"
                 )
-            material = decrypt_secret(self.encrypted_file.read_bytes(), passphrase)
+            material = decrypt_secret(self.encrypted_file.read_bytes(), passphrase, with_backup)
         else:
-            text = self._keyring_get(record)
-            material = KeyMaterial.from_json(text)
+            material = self._keyring_load(record, with_backup)
         if material.pubkey != record.pubkey:
             raise SecretStoreError(
                 f"the stored key is for {material.pubkey}, not {record.pubkey}: the wallet record and "
@@ -129,30 +136,65 @@ class SecretStore:
         else:
             backend = _backend_by_name(record.backend)
             _ensure_unlocked(record.backend)
-            try:
-                backend.delete_password(KEYRING_SERVICE, _username(record.pubkey))
-            except Exception as exc:
-                if type(exc).__name__ != "PasswordDeleteError":  # already gone is fine
-                    raise SecretStoreError(f"could not remove the old key ({_first_line(exc)})") from None
+            for username in (_username(record.pubkey), _backup_username(record.pubkey)):
+                _keyring_delete(backend, username)
         self.record_file.unlink(missing_ok=True)
 
-    def _keyring_get(self, record: WalletRecord) -> str:
+    def _keyring_load(self, record: WalletRecord, with_backup: bool) -> KeyMaterial:
         backend = _backend_by_name(record.backend)
         _ensure_unlocked(record.backend)
-        try:
-            text = backend.get_password(KEYRING_SERVICE, _username(record.pubkey))
-        except Exception as exc:
-            raise SecretStoreError(f"could not read the key from the keyring ({_first_line(exc)})") from None
+        text = _keyring_get(backend, _username(record.pubkey))
         if text is None:
             raise SecretStoreError(
                 f"the keyring ({record.backend}) has no key for {record.pubkey}: was the keyring reset? "
                 "Import your seed phrase again"
             )
-        return str(text)
+        material = KeyMaterial.from_json(text)
+        if material.mnemonic is not None:  # stored by an earlier version: one item with both parts
+            _keyring_store(backend, material)
+            return material if with_backup else material.signing_only()
+        if with_backup:
+            backup = _keyring_get(backend, _backup_username(record.pubkey))
+            if backup is not None:
+                material = material.with_backup(backup)
+        return material
 
 
 def _username(pubkey: str) -> str:
     return f"wallet:{pubkey}"
+
+
+def _backup_username(pubkey: str) -> str:
+    return f"wallet-backup:{pubkey}"
+
+
+def _keyring_store(backend: Any, material: KeyMaterial) -> None:
+    """The signing part, then the phrase under its own item (or none, for a key without one)."""
+    backup = material.backup_json()
+    try:
+        backend.set_password(KEYRING_SERVICE, _username(material.pubkey), material.signing_json())
+        if backup is not None:
+            backend.set_password(KEYRING_SERVICE, _backup_username(material.pubkey), backup)
+    except Exception as exc:  # keyring backends raise their own error types
+        raise SecretStoreError(f"could not store the key in the keyring ({_first_line(exc)})") from None
+    if backup is None:
+        _keyring_delete(backend, _backup_username(material.pubkey))
+
+
+def _keyring_get(backend: Any, username: str) -> str | None:
+    try:
+        text = backend.get_password(KEYRING_SERVICE, username)
+    except Exception as exc:
+        raise SecretStoreError(f"could not read the key from the keyring ({_first_line(exc)})") from None
+    return None if text is None else str(text)
+
+
+def _keyring_delete(backend: Any, username: str) -> None:
+    try:
+        backend.delete_password(KEYRING_SERVICE, username)
+    except Exception as exc:
+        if type(exc).__name__ != "PasswordDeleteError":  # already gone is fine
+            raise SecretStoreError(f"could not remove the old key ({_first_line(exc)})") from None
 
 
 def _backend_by_name(name: str) -> Any:
@@ -201,12 +243,13 @@ def _aad(pubkey: str) -> bytes:
 
 
 def encrypt_secret(material: KeyMaterial, passphrase: str) -> bytes:
+    """The file: the signing part in `ciphertext`, the seed phrase (if any) apart in `backup_ciphertext`."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     salt, nonce = os.urandom(16), os.urandom(12)
     key = _kdf(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    ciphertext = AESGCM(key).encrypt(nonce, material.to_json().encode(), _aad(material.pubkey))
-    document = {
+    ciphertext = AESGCM(key).encrypt(nonce, material.signing_json().encode(), _aad(material.pubkey))
+    document: dict[str, Any] = {
         "format": FILE_FORMAT,
         "version": FILE_VERSION,
         "pubkey": material.pubkey,
@@ -214,10 +257,15 @@ def encrypt_secret(material: KeyMaterial, passphrase: str) -> bytes:
         "cipher": {"name": "aes-256-gcm", "nonce": _b64(nonce)},
         "ciphertext": _b64(ciphertext),
     }
+    backup = material.backup_json()
+    if backup is not None:
+        backup_nonce = os.urandom(12)
+        sealed = AESGCM(key).encrypt(backup_nonce, backup.encode(), _aad(material.pubkey) + b"/backup")
+        document["backup_nonce"], document["backup_ciphertext"] = _b64(backup_nonce), _b64(sealed)
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
-def decrypt_secret(blob: bytes, passphrase: str) -> KeyMaterial:
+def decrypt_secret(blob: bytes, passphrase: str, with_backup: bool = True) -> KeyMaterial:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -237,12 +285,22 @@ def decrypt_secret(blob: bytes, passphrase: str) -> KeyMaterial:
         plain = AESGCM(key).decrypt(
             base64.b64decode(cipher["nonce"]), base64.b64decode(doc["ciphertext"]), _aad(doc["pubkey"])
         )
+        backup = None
+        if with_backup and "backup_ciphertext" in doc:
+            backup = AESGCM(key).decrypt(
+                base64.b64decode(doc["backup_nonce"]),
+                base64.b64decode(doc["backup_ciphertext"]),
+                _aad(doc["pubkey"]) + b"/backup",
+            )
     except InvalidTag:
         raise SecretStoreError("wrong passphrase for the wallet secret file (or the file was altered)") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise SecretStoreError(f"the wallet secret file is damaged ({_first_line(exc)})") from None
     try:
-        return KeyMaterial.from_json(plain.decode())
+        material = KeyMaterial.from_json(plain.decode())
+        if backup is not None:
+            material = material.with_backup(backup.decode())
+        return material if with_backup else material.signing_only()  # a file of an earlier version holds both
     except (KeyInputError, ValueError, KeyError) as exc:
         raise SecretStoreError(f"the wallet secret file holds an unreadable key ({_first_line(exc)})") from None
 

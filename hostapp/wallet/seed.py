@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from mnemonic import Mnemonic
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from hostapp.logs import redactor
 from hostapp.wallet.base58 import b58decode, b58encode
 from hostapp.wallet.keystore import register_secret_forms
 
@@ -35,7 +36,12 @@ class KeyInputError(ValueError):
 
 @dataclass(frozen=True, repr=False)
 class KeyMaterial:
-    """What the secret store keeps: enough to rebuild the keypair and to export it again."""
+    """What the secret store keeps: enough to rebuild the keypair and to export it again.
+
+    Stored in two parts (secrets.py): the signing part (`signing_json`), which the node and the
+    tray app load, and the backup part (`backup_json`: the seed phrase), loaded only to confirm or
+    export the backup, so a running node never has the phrase in memory.
+    """
 
     source: KeySource
     secret: bytes  # the 64-byte solana keypair (seed || pubkey)
@@ -51,20 +57,41 @@ class KeyMaterial:
         return Keypair.from_bytes(self.secret)
 
     def register_with_redactor(self) -> None:
-        extra = [s for s in (self.mnemonic, self.bip39_passphrase) if s]
-        register_secret_forms(self.secret, *extra)
+        register_secret_forms(self.secret)
+        if self.mnemonic:
+            redactor.register_phrase(self.mnemonic)  # a digest, not the words
+        if self.bip39_passphrase:
+            redactor.register(self.bip39_passphrase)
 
-    def to_json(self) -> str:
+    def signing_json(self) -> str:
+        """What signing needs: the key, its source and path; no seed phrase (format version 1, mnemonic null)."""
         return json.dumps(
             {
                 "version": 1,
                 "source": self.source,
                 "secret": b58encode(self.secret),
-                "mnemonic": self.mnemonic,
-                "bip39_passphrase": self.bip39_passphrase,
+                "mnemonic": None,
+                "bip39_passphrase": "",
                 "path": self.path,
             }
         )
+
+    def backup_json(self) -> str | None:
+        """The seed phrase part, or None for a key imported without one."""
+        if self.mnemonic is None:
+            return None
+        return json.dumps({"version": 1, "mnemonic": self.mnemonic, "bip39_passphrase": self.bip39_passphrase})
+
+    def signing_only(self) -> KeyMaterial:
+        return replace(self, mnemonic=None, bip39_passphrase="")
+
+    def with_backup(self, text: str) -> KeyMaterial:
+        raw = json.loads(text)
+        if raw.get("version") != 1:
+            raise KeyInputError(f"stored seed phrase has unknown format version {raw.get('version')!r}")
+        material = replace(self, mnemonic=raw.get("mnemonic"), bip39_passphrase=raw.get("bip39_passphrase") or "")
+        material.register_with_redactor()
+        return material
 
     @classmethod
     def from_json(cls, text: str) -> KeyMaterial:

@@ -84,7 +84,7 @@ class WalletService:
     def verify(self) -> WalletInfo:
         """Read the secret back from where it is kept and check it matches the record."""
         record = self._require_record()
-        self._load(record)
+        self._load(record, with_backup=False)
         info = self.info()
         assert info is not None
         return info
@@ -97,7 +97,8 @@ class WalletService:
                 "the new wallet's seed phrase backup is not confirmed yet: run "
                 "`hostapp wallet create --confirm-words N:word,...` with the words asked for"
             )
-        return KeypairKeystore(self._load(record).keypair())
+        # The signing part only: a node or tray app holding the key never holds the seed phrase.
+        return KeypairKeystore(self._load(record, with_backup=False).keypair())
 
     # -- create / confirm / import ---------------------------------------------------------
     def create(self, words: int = 12, replace: bool = False) -> NewWallet:
@@ -262,9 +263,9 @@ class WalletService:
             raise WalletError("no wallet yet: run `hostapp wallet create` or `hostapp wallet import`")
         return record
 
-    def _load(self, record: WalletRecord) -> KeyMaterial:
+    def _load(self, record: WalletRecord, with_backup: bool = True) -> KeyMaterial:
         try:
-            return self._store.load(record)
+            return self._store.load(record, with_backup)
         except (SecretStoreError, KeyInputError) as exc:
             raise WalletError(str(exc)) from None
 
