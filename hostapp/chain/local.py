@@ -15,7 +15,9 @@ from typing import Any
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, TransferParams, create_account, transfer
+from solders.transaction import VersionedTransaction
 
+from hostapp.chain.payouts import MEMO_PROGRAM, PreparedPayout
 from hostapp.chain.runtime import ChainRuntime
 from hostapp.config.atomic import write_private
 from hostapp.config.paths import AppPaths
@@ -109,8 +111,15 @@ class LocalChain:
     def decimals(self) -> int:
         return self._decimals
 
-    def pay(self, owner: str, amount: int) -> str:
+    def pay(self, owner: str, amount: int, memo: str | None = None) -> str:
         """SPL transfer of `amount` base units from the treasury to `owner`'s associated token account."""
+        return self.send_payout(self.prepare_payout(owner, amount, memo))
+
+    def prepare_payout(self, owner: str, amount: int, memo: str | None = None) -> PreparedPayout:
+        """The payout transaction, signed but not sent. `memo` (e.g. the job and attempt it pays) goes
+        on chain with it, so two payouts of the same amount to the same owner are never the same
+        transaction; the node checks it before calling a row paid."""
+        from solders.instruction import Instruction
         from spl.token.instructions import (
             create_idempotent_associated_token_account,
             get_associated_token_address,
@@ -118,7 +127,7 @@ class LocalChain:
         )
         from spl.token.models import TransferCheckedParams
 
-        if not isinstance(amount, int) or amount <= 0:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise ValueError(f"payout amount must be a positive integer of base units, not {amount!r}")
         treasury, mint = self._need(self._treasury), self._need(self._mint)
         owner_key = Pubkey.from_string(owner)
@@ -136,7 +145,26 @@ class LocalChain:
                 )
             ),
         ]
-        return self._rt().sign_and_execute(instructions, treasury)
+        if memo:
+            instructions.append(Instruction(Pubkey.from_string(MEMO_PROGRAM), memo.encode("utf-8"), []))
+        raw = self._rt().sign(instructions, treasury)
+        return PreparedPayout(str(VersionedTransaction.from_bytes(raw).signatures[0]), raw)
+
+    def send_payout(self, payout: PreparedPayout) -> str:
+        """Sends a prepared payout; one that already landed is not an error (same transaction, paid once)."""
+        from hostapp.chain.runtime import TransactionRejected
+
+        try:
+            return self._rt().execute(payout.raw)
+        except TransactionRejected as exc:
+            if exc.err == "AlreadyProcessed":
+                return payout.signature
+            raise
+
+    def payout_landed(self, signature: str) -> bool:
+        """Whether a transaction with this signature is on chain. This chain commits synchronously, so a
+        payout that is not here now never will be unless it is sent again (only the grid holds it)."""
+        return self._rt().transaction(signature) is not None
 
     def airdrop(self, pubkey: str, lamports: int) -> str:
         """SOL from the chain's faucet, as a recorded transfer (visible in history like on devnet)."""

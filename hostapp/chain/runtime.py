@@ -74,6 +74,13 @@ class ChainRuntime:
         slot = self._store.get_meta("slot")
         if slot is not None:
             self._svm.warp_to_slot(int(slot))
+        # LiteSVM derives each blockhash from the previous one, starting from a fixed genesis hash:
+        # a restarted chain would hand out the first run's blockhashes again, and an identical
+        # transaction (same payer, accounts, amount) signed with one of them gets the same
+        # signature, refused as "already processed". Every executed transaction advanced the
+        # blockhash once, so replaying that many steps (about 2 µs each) continues the sequence.
+        for _ in range(self._store.executed_count()):
+            self._svm.expire_blockhash()
         self._tick(expire=False)
 
     def close(self) -> None:
@@ -213,10 +220,15 @@ class ChainRuntime:
 
     def sign_and_execute(self, instructions: list[Any], payer: Keypair, *signers: Keypair) -> str:
         """For the chain's own transactions (genesis, airdrops, payouts)."""
+        with self._lock:  # no other commit between reading the blockhash and executing
+            return self.execute(self.sign(instructions, payer, *signers))
+
+    def sign(self, instructions: list[Any], payer: Keypair, *signers: Keypair) -> bytes:
+        """A signed transaction on the latest blockhash, not sent: its signature is known before it
+        can land (the grid records it first, so a retry after a crash can ask whether it landed)."""
         blockhash = Hash.from_string(self.latest_blockhash()[0])
         message = Message.new_with_blockhash(instructions, payer.pubkey(), blockhash)
-        tx = Transaction([payer, *signers], message, blockhash)
-        return self.execute(bytes(tx))
+        return bytes(Transaction([payer, *signers], message, blockhash))
 
     def fund(self, pubkey: str, lamports: int) -> None:
         """Mint lamports out of nothing: genesis only (the faucet's own balance)."""

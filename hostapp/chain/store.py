@@ -67,6 +67,10 @@ class ChainStore:
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def executed_count(self) -> int:
+        """Transactions executed on this chain (genesis funding entries carry no transaction bytes)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM transactions WHERE length(raw) > 0").fetchone()[0])
+
     def accounts(self) -> list[StoredAccount]:
         rows = self._db.execute("SELECT pubkey, lamports, owner, executable, rent_epoch, data FROM accounts")
         return [StoredAccount(r[0], r[1], r[2], bool(r[3]), int(r[4]), bytes(r[5])) for r in rows]

@@ -89,6 +89,13 @@ GRID_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (node, nonce)
     ) WITHOUT ROWID;
     """,
+    # 2: payouts are sent with their signature recorded first (a retry asks the chain whether it
+    # landed before paying again), and each unpaid credit knows when the next try is due
+    """
+    ALTER TABLE credits ADD COLUMN payout_pending TEXT;
+    ALTER TABLE credits ADD COLUMN next_payout_at REAL;
+    UPDATE credits SET next_payout_at = credited_at WHERE payout_signature IS NULL;
+    """,
 )
 
 
@@ -128,6 +135,7 @@ class Credit:
     node: str
     amount: int
     payout_address: str
+    payout_pending: str | None = None  # signature of a payout sent (or about to be) whose fate is unknown
 
 
 def _cuda_pair(text: str | None) -> tuple[int, int] | None:
@@ -429,8 +437,9 @@ class GridStore:
             payout_address = (registered or {}).get("payout_address") or node
             conn.execute(
                 """INSERT INTO credits (job_id, attempt, node, seconds_billed, price_per_second, amount,
-                                        payout_address, credited_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (job_id, attempt, node, seconds, price, amount, payout_address, now),
+                                        payout_address, credited_at, next_payout_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (job_id, attempt, node, seconds, price, amount, payout_address, now, now if amount > 0 else None),
             )
             return _accepted(job_id, attempt, False, seconds, amount), Credit(
                 job_id, attempt, node, amount, payout_address
@@ -438,24 +447,47 @@ class GridStore:
 
     # ------------------------------------------------------------ credits and payouts
 
-    def unpaid_credits(self) -> list[Credit]:
+    def unpaid_credits(self, now: float | None = None, limit: int = 100) -> list[Credit]:
+        """Credits owed whose next try is due at `now` (None: all of them), oldest first."""
+        due = float("inf") if now is None else now
         rows = self._query(
-            "SELECT * FROM credits WHERE payout_signature IS NULL AND amount > 0 ORDER BY credited_at LIMIT 100"
+            """SELECT * FROM credits WHERE payout_signature IS NULL AND amount > 0
+               AND COALESCE(next_payout_at, 0) <= ? ORDER BY credited_at, job_id LIMIT ?""",
+            (due, limit),
         )
-        return [Credit(r["job_id"], r["attempt"], r["node"], r["amount"], r["payout_address"]) for r in rows]
+        return [
+            Credit(r["job_id"], r["attempt"], r["node"], r["amount"], r["payout_address"], r["payout_pending"])
+            for r in rows
+        ]
+
+    def next_payout_due(self) -> float | None:
+        """When the payout worker next has something to pay (None: nothing owed)."""
+        row = self._query("SELECT MIN(next_payout_at) FROM credits WHERE payout_signature IS NULL AND amount > 0")[0]
+        return None if row[0] is None else float(row[0])
+
+    def set_payout_pending(self, job_id: str, attempt: int, signature: str) -> None:
+        """Recorded before the transaction is sent: after a crash the worker asks the chain about it."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE credits SET payout_pending = ? WHERE job_id = ? AND attempt = ? AND payout_signature IS NULL",
+                (signature, job_id, attempt),
+            )
 
     def mark_paid(self, job_id: str, attempt: int, signature: str, now: float) -> None:
         with self._tx() as conn:
             conn.execute(
-                """UPDATE credits SET payout_signature = ?, paid_at = ?, payout_error = NULL
+                """UPDATE credits SET payout_signature = ?, paid_at = ?, payout_error = NULL, payout_pending = NULL,
+                          next_payout_at = NULL
                    WHERE job_id = ? AND attempt = ? AND payout_signature IS NULL""",
                 (signature, now, job_id, attempt),
             )
 
-    def mark_payout_failed(self, job_id: str, attempt: int, error: str) -> None:
+    def mark_payout_failed(self, job_id: str, attempt: int, error: str, retry_at: float | None = None) -> None:
         with self._tx() as conn:
             conn.execute(
-                "UPDATE credits SET payout_error = ? WHERE job_id = ? AND attempt = ?", (error[:500], job_id, attempt)
+                """UPDATE credits SET payout_error = ?, next_payout_at = COALESCE(?, next_payout_at)
+                   WHERE job_id = ? AND attempt = ?""",
+                (error[:500], retry_at, job_id, attempt),
             )
 
     def credits(self, node: str) -> dict[str, Any]:
@@ -477,11 +509,23 @@ class GridStore:
                 "payout_address": r["payout_address"],
                 "payout_signature": r["payout_signature"],
                 "credited_at": int(r["credited_at"]),
+                "next_payout_at": None if r["next_payout_at"] is None else int(r["next_payout_at"]),
             }
             for r in rows
         ]
         credited, paid = int(totals["credited"]), int(totals["paid"])
-        return {"node": node, "credited": credited, "paid": paid, "unpaid": credited - paid, "entries": entries}
+        due = self._query(
+            "SELECT MIN(next_payout_at) FROM credits WHERE node = ? AND payout_signature IS NULL AND amount > 0",
+            (node,),
+        )[0][0]
+        return {
+            "node": node,
+            "credited": credited,
+            "paid": paid,
+            "unpaid": credited - paid,
+            "next_payout_at": None if due is None else int(due),
+            "entries": entries,
+        }
 
 
 def _accepted(job_id: str, attempt: int, duplicate: bool, seconds: int, amount: int) -> dict[str, Any]:
