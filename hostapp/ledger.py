@@ -2,6 +2,10 @@
 
 Rows move running → credited → paid, or running → failed. Totals on screen are sums of these
 rows (hostapp/earnings reads them); nothing else keeps a running balance that could drift.
+`Ledger` is the only code that writes ledger rows. After every write that changed a row it
+publishes `ledger.changed` (job_id, attempt, status, amount) on the bus, so views refresh when
+the money changes, not when a job merely finished. What the grid may write through it is
+decided in hostapp/settlement.py.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hostapp.events import EventBus
 from hostapp.store import Store
 
 STATUSES = ("running", "credited", "paid", "failed")
+CHANGED_TOPIC = "ledger.changed"
+NEXT_PAYOUT_KEY = "payouts.next_at"  # kv: unix time of the grid's next payout try ('' when nothing owed)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class LedgerRow:
     reason: str | None
     payout_signature: str | None
     energy_mwh: int | None
+    timeout_seconds: int | None = None  # the lease's timeout (NULL for attempts of older versions)
 
     @property
     def duration_seconds(self) -> int | None:
@@ -42,7 +50,7 @@ class LedgerRow:
 
 SELECT_ROWS = (
     "SELECT id, job_id, attempt, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
-    "status, reason, payout_signature, energy_mwh FROM ledger "
+    "status, reason, payout_signature, energy_mwh, timeout_seconds FROM ledger "
 )
 
 
@@ -60,8 +68,23 @@ def billed_amount(run_seconds: float, rate_per_second: int, timeout_seconds: int
 
 
 class Ledger:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, bus: EventBus | None = None) -> None:
         self._store = store
+        self._bus = bus
+
+    def _write(self, job_id: str, attempt: int, sql: str, params: tuple[object, ...]) -> bool:
+        """Runs one row's write; when it changed the row, publishes ledger.changed with the row's new state."""
+        changed = self._store.execute(sql, params).rowcount > 0
+        row = self.get(job_id, attempt) if changed and self._bus is not None else None
+        if row is not None and self._bus is not None:
+            self._bus.publish(
+                CHANGED_TOPIC,
+                job_id=job_id,
+                attempt=attempt,
+                status=row.status,
+                amount=None if row.status == "running" else row.amount,  # nothing is earned while it runs
+            )
+        return changed
 
     def start(
         self,
@@ -70,49 +93,79 @@ class Ledger:
         gpu_uuid: str | None,
         rate_per_second: int,
         started_at: float | None = None,
-    ) -> None:
+        timeout_seconds: int | None = None,
+    ) -> bool:
         """Open the attempt's row; starting the same attempt twice keeps the first row (restarts)."""
-        self._store.execute(
-            "INSERT INTO ledger (job_id, attempt, gpu_uuid, started_at, rate_per_second, status) "
-            "VALUES (?, ?, ?, ?, ?, 'running') ON CONFLICT (job_id, attempt) DO NOTHING",
+        return self._write(
+            job_id,
+            attempt,
+            "INSERT INTO ledger (job_id, attempt, gpu_uuid, started_at, rate_per_second, status, timeout_seconds) "
+            "VALUES (?, ?, ?, ?, ?, 'running', ?) ON CONFLICT (job_id, attempt) DO NOTHING",
             (
                 job_id,
                 attempt,
                 gpu_uuid,
                 started_at if started_at is not None else time.time(),
                 rate_per_second,
+                timeout_seconds,
             ),
         )
 
     def credit(
         self, job_id: str, attempt: int, seconds_billed: int, amount: int, ended_at: float | None = None
-    ) -> None:
-        """The grid accepted the result and credited `amount`: the grid's figure is the truth."""
-        self._store.execute(
+    ) -> bool:
+        """The grid accepted the result and credited `amount` (bounds checked by hostapp/settlement.py)."""
+        return self._write(
+            job_id,
+            attempt,
             "UPDATE ledger SET status = 'credited', seconds_billed = ?, amount = ?, ended_at = ?, reason = NULL "
             "WHERE job_id = ? AND attempt = ? AND status IN ('running', 'failed')",
             (seconds_billed, amount, ended_at if ended_at is not None else time.time(), job_id, attempt),
         )
 
-    def fail(self, job_id: str, attempt: int, reason: str, ended_at: float | None = None) -> None:
-        self._store.execute(
+    def fail(self, job_id: str, attempt: int, reason: str, ended_at: float | None = None) -> bool:
+        return self._write(
+            job_id,
+            attempt,
             "UPDATE ledger SET status = 'failed', reason = ?, ended_at = ?, amount = 0 "
             "WHERE job_id = ? AND attempt = ? AND status = 'running'",
             (reason, ended_at if ended_at is not None else time.time(), job_id, attempt),
         )
 
-    def set_energy(self, job_id: str, attempt: int, energy_mwh: int) -> None:
+    def set_energy(self, job_id: str, attempt: int, energy_mwh: int) -> bool:
         """Energy the GPU drew during the attempt (milliwatt-hours, measured), for earnings net of electricity."""
-        self._store.execute(
-            "UPDATE ledger SET energy_mwh = ? WHERE job_id = ? AND attempt = ?", (energy_mwh, job_id, attempt)
+        return self._write(
+            job_id,
+            attempt,
+            "UPDATE ledger SET energy_mwh = ? WHERE job_id = ? AND attempt = ?",
+            (energy_mwh, job_id, attempt),
         )
 
-    def mark_paid(self, job_id: str, attempt: int, signature: str) -> None:
-        self._store.execute(
+    def mark_paid(self, job_id: str, attempt: int, signature: str) -> bool:
+        """Only after the chain confirmed the transfer (hostapp/settlement.py checks it before calling this)."""
+        return self._write(
+            job_id,
+            attempt,
             "UPDATE ledger SET status = 'paid', payout_signature = ? "
             "WHERE job_id = ? AND attempt = ? AND status = 'credited'",
             (signature, job_id, attempt),
         )
+
+    def set_next_payout(self, at: float | None) -> None:
+        """The grid's next payout try for this node's unpaid credits (shown as "next payout")."""
+        self._store.set_kv(NEXT_PAYOUT_KEY, "" if at is None else str(int(at)))
+
+    def next_payout(self) -> float | None:
+        value = self._store.get_kv(NEXT_PAYOUT_KEY)
+        return float(value) if value else None
+
+    def signature_used(self, signature: str, other_than: tuple[str, int]) -> bool:
+        """Whether another attempt's row already names this payout signature."""
+        rows = self._store.query(
+            "SELECT 1 FROM ledger WHERE payout_signature = ? AND NOT (job_id = ? AND attempt = ?) LIMIT 1",
+            (signature, *other_than),
+        )
+        return bool(rows)
 
     def running(self) -> list[LedgerRow]:
         return self._rows("WHERE status = 'running' ORDER BY started_at")
@@ -123,8 +176,9 @@ class Ledger:
 
     def total(self, statuses: tuple[str, ...] = ("credited", "paid")) -> int:
         marks = ",".join("?" * len(statuses))
+        # The hourly summary (kept exact by triggers, migration 4): a few thousand rows, not the whole ledger.
         row = self._store.query(
-            f"SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE status IN ({marks})",  # noqa: S608
+            f"SELECT COALESCE(SUM(amount), 0) FROM ledger_hourly WHERE status IN ({marks})",  # noqa: S608
             statuses,
         )
         return int(row[0][0])
