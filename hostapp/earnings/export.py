@@ -26,6 +26,18 @@ CSV_HEADER = (
 )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=HYPERLINK(…), +cmd, @SUM, a leading tab or
+    CR) gets a leading apostrophe, so it shows as text. Job ids, GPU ids and signatures come from
+    outside (the grid), so every text cell goes through this; numbers are written as they are."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def decimal_text(value: int, decimals: int) -> str:
     """Exact decimal text of an integer amount in base units (no float anywhere)."""
     sign = "-" if value < 0 else ""
@@ -51,22 +63,21 @@ def export_csv(
     for raw in queries.entries_since(since):
         row = row_of(raw)
         energy = row.energy_mwh
-        writer.writerow(
-            (
-                row.job_id,
-                row.attempt,
-                row.gpu_uuid or "",
-                _iso(row.started_at),
-                _iso(row.ended_at),
-                row.seconds_billed,
-                row.rate_per_second,
-                row.amount,
-                decimal_text(row.amount, token_decimals),
-                row.status,
-                row.payout_signature or "",
-                "" if energy is None else decimal_text(energy, 3),
-                "" if energy is None else decimal_text(electricity_cost_milli(energy, price_milli_per_kwh), 3),
-            )
+        cells = (
+            row.job_id,
+            row.attempt,
+            row.gpu_uuid or "",
+            _iso(row.started_at),
+            _iso(row.ended_at),
+            row.seconds_billed,
+            row.rate_per_second,
+            row.amount,
+            decimal_text(row.amount, token_decimals),
+            row.status,
+            row.payout_signature or "",
+            "" if energy is None else decimal_text(energy, 3),
+            "" if energy is None else decimal_text(electricity_cost_milli(energy, price_milli_per_kwh), 3),
         )
+        writer.writerow([neutralised(cell) for cell in cells])
         count += 1
     return count

@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hostapp.ledger import SELECT_ROWS, LedgerRow, row_of
+from hostapp.ledger import NEXT_PAYOUT_KEY, SELECT_ROWS, LedgerRow, row_of
 
 EARNED_STATUSES = ("credited", "paid")
 HOUR = 3600
@@ -68,6 +68,19 @@ def token_value_milli(amount: int, decimals: int, price_milli_per_token: int) ->
     scale = 10**decimals
     value: int = (amount * price_milli_per_token + scale // 2) // scale
     return value
+
+
+@dataclass(frozen=True)
+class PayoutState:
+    """Earned money split by where it is: credited by the grid but not yet on chain, or paid."""
+
+    pending: int  # token base units credited, payout not yet confirmed on chain
+    paid: int  # token base units whose transfer the chain confirmed
+    next_payout_at: float | None  # unix time of the grid's next payout try; None: nothing owed / unknown
+
+    @property
+    def earned(self) -> int:
+        return self.pending + self.paid
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,19 @@ class EarningsQueries:
             _SINCE_SQL,
             (start,),
         )
+
+    def payout_state(self) -> PayoutState:
+        """Pending vs paid (all time, from the hourly summary) and the next payout time the grid gave."""
+        sums = dict(
+            self._conn.execute(
+                "SELECT status, COALESCE(SUM(amount), 0) FROM ledger_hourly "
+                "WHERE status IN ('credited', 'paid') GROUP BY status"
+            ).fetchall()
+        )
+        pending = int(sums.get("credited", 0))
+        row = self._conn.execute("SELECT value FROM kv WHERE key = ?", (NEXT_PAYOUT_KEY,)).fetchone()
+        next_at = float(row[0]) if row and row[0] and pending else None
+        return PayoutState(pending, int(sums.get("paid", 0)), next_at)
 
     def payouts(self, limit: int = 200) -> list[PayoutEntry]:
         """Payout transfers, newest first: the ledger's payout signatures (one transfer may pay several

@@ -159,3 +159,18 @@ def test_payouts_group_ledger_rows_by_signature_and_add_chain_only_transfers(sto
     payouts = EarningsQueries(store.reader()).payouts()
     assert [(p.signature, p.amount, p.jobs) for p in payouts] == [("SIG-CHAIN", 40, 0), ("SIG-1", 350, 2)]
     assert EarningsQueries(store.reader()).payouts(limit=1)[0].signature == "SIG-CHAIN"
+
+
+def test_payout_state_splits_pending_from_paid_and_knows_the_next_payout(store: Store) -> None:
+    ledger = Ledger(store)
+    queries = EarningsQueries(store.reader())
+    assert queries.payout_state() == queries.payout_state().__class__(0, 0, None)
+    for job, amount in (("a", 300), ("b", 200), ("c", 1_000)):
+        _credit(ledger, job, NOW, amount)
+    ledger.mark_paid("c", 1, "SIG-C")
+    ledger.set_next_payout(1_800_000_000.0)
+    state = queries.payout_state()
+    assert (state.pending, state.paid, state.earned, state.next_payout_at) == (500, 1_000, 1_500, 1_800_000_000.0)
+    ledger.mark_paid("a", 1, "SIG-A")
+    ledger.mark_paid("b", 1, "SIG-B")
+    assert queries.payout_state().next_payout_at is None  # nothing pending: no next payout to show
