@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -109,13 +110,30 @@ def _in_this_process(raw: bytes, request: dict[str, Any], printer: _Progress) ->
             return services.machine_caps() if problem is None and needs_gpu(definition) else MachineCaps()
 
         def runner() -> JobRunner:
-            services.runner.reconcile()  # what an earlier run-job killed mid-job left behind
+            # What processes that are gone (a run-job killed mid-job) left behind; the jobs of live
+            # ones, a node running in the same data folder included, are not touched (ownership.py).
+            services.runner.reconcile()
             return services.runner
 
         job = LocalJobRequest(raw, **request)
         return run_local_job(job, caps, runner, printer, engine_problem=problem)
     finally:
         services.close()
+
+
+# C0 and C1 control characters (tab excepted) and DEL: a job's log line or file name could otherwise
+# retitle the terminal, clear the screen or write the clipboard (OSC 52). Shown as \xNN instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but tab written out as \\xNN."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+def _say(text: str, file: Any = None, flush: bool = False) -> None:
+    """print() for anything that may carry a job's text."""
+    print(printable(text), file=file if file is not None else sys.stdout, flush=flush)
 
 
 class _Progress:
@@ -130,13 +148,13 @@ class _Progress:
         topic, data = event.get("topic"), event.get("data") or {}
         if topic == "job.log":
             stream = sys.stderr if data.get("stream") == "stderr" else sys.stdout
-            print(f"[{data.get('op_id')}] {data.get('line')}", file=stream, flush=True)
+            _say(f"[{data.get('op_id')}] {data.get('line')}", file=stream, flush=True)
         elif topic == "job.pull.progress":
             mib, total = data.get("bytes_done", 0) / 1048576, data.get("bytes_total", 0) / 1048576
             layers = f"{data.get('layers_done')}/{data.get('layers_total')} layers"
-            print(f"pull {data.get('image')}: {layers}, {mib:.1f}/{total:.1f} MiB", file=sys.stderr, flush=True)
+            _say(f"pull {data.get('image')}: {layers}, {mib:.1f}/{total:.1f} MiB", file=sys.stderr, flush=True)
         elif topic == "job.started":
-            print(f"job {data.get('job_id')}: {data.get('ops')} ops", file=sys.stderr, flush=True)
+            _say(f"job {data.get('job_id')}: {data.get('ops')} ops", file=sys.stderr, flush=True)
 
 
 def _report(answer: dict[str, Any], path: Path, args: argparse.Namespace) -> int:
@@ -144,14 +162,14 @@ def _report(answer: dict[str, Any], path: Path, args: argparse.Namespace) -> int
     if outcome == "invalid":
         errors = answer.get("errors", [])
         for json_path, reason in errors:
-            print(f"invalid: {json_path}: {reason}", file=sys.stderr)
-        print(f"hostapp: error: {path} is not a valid job definition ({len(errors)} errors)", file=sys.stderr)
+            _say(f"invalid: {json_path}: {reason}", file=sys.stderr)
+        _say(f"hostapp: error: {path} is not a valid job definition ({len(errors)} errors)", file=sys.stderr)
         return EXIT_INVALID
     if outcome in ("planned", "unsupported") and args.dry_run:
         return _print_plan(answer.get("plan", []), answer.get("unsupported", []), args.json)
     if outcome == "unsupported":
         for line in answer.get("unsupported", []):
-            print(line, file=sys.stderr)
+            _say(line, file=sys.stderr)
         return EXIT_UNSUPPORTED
     result = answer.get("result") or {}
     if args.json:
@@ -167,10 +185,10 @@ def _print_plan(plan: list[dict[str, Any]], lines: list[str], as_json: bool) -> 
     else:
         for entry in plan:
             details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("op", "type") and v is not None)
-            print(f"plan: {entry['op']} ({entry['type']}) {details}".rstrip())
+            _say(f"plan: {entry['op']} ({entry['type']}) {details}".rstrip())
         for line in lines:
-            print(line)
-        print("runnable on this machine" if not lines else "not runnable on this machine")
+            _say(line)
+        _say("runnable on this machine" if not lines else "not runnable on this machine")
     return EXIT_OK if not lines else EXIT_UNSUPPORTED
 
 
@@ -179,13 +197,13 @@ def _print_summary(result: dict[str, Any]) -> None:
         extra = f", exit {op['exit_code']}" if op.get("exit_code") is not None else ""
         extra += ", OOM-killed" if op.get("oom_killed") else ""
         extra += f": {op['reason']}" if op.get("reason") else ""
-        print(f"op {op['op_id']}: {op['status']} in {op.get('duration_seconds', 0):.2f} s{extra}", file=sys.stderr)
+        _say(f"op {op['op_id']}: {op['status']} in {op.get('duration_seconds', 0):.2f} s{extra}", file=sys.stderr)
         for name, value in (op.get("results") or {}).items():
-            print(f"  result {name}: {json.dumps(value)}")
+            _say(f"  result {name}: {json.dumps(value)}")
         if op.get("output_dir"):
-            print(f"  output: {op['output_dir']} ({len(op.get('output_files', []))} files)")
+            _say(f"  output: {op['output_dir']} ({len(op.get('output_files', []))} files)")
     reason = f": {result['reason']}" if result.get("reason") else ""
-    print(
+    _say(
         f"job {result.get('job_id')}: {result.get('status')} in {result.get('duration_seconds', 0):.2f} s{reason}",
         file=sys.stderr,
     )

@@ -17,13 +17,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hostapp.config.paths import AppPaths
-from hostapp.config.settings import JobLimits
+from hostapp.config.settings import JobLimits, OutputSettings
 from hostapp.events import EventBus
 from hostapp.jobs import sandbox
 from hostapp.jobs.collect import extract_output
@@ -42,7 +42,9 @@ from hostapp.jobs.definition import (
 )
 from hostapp.jobs.images import ImageCache, PullError
 from hostapp.jobs.joblog import BoundedLog, LineSplitter
+from hostapp.jobs.ownership import current_owner, owner_alive
 from hostapp.jobs.results import ResultExtractor, ResultValue
+from hostapp.jobs.retention import JobOutputs
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 STREAM_TYPES = {0: "stdin", 1: "stdout", 2: "stderr"}
 DISK_CHECK_SECONDS = 3.0
 RECONCILE_STOPPED = "hostapp restarted while the op was running; the container was stopped (policy: stop)"
+UNFINISHED = ("running", "queued")  # job statuses that still need an end
 
 
 @dataclass
@@ -110,6 +113,7 @@ class _Handle:
     fail_reason: str | None = None  # set when the runner itself ends the job (a limit broken)
     volumes: set[str] = field(default_factory=set)  # this attempt's volumes, for the disk limit
     lock: threading.Lock = field(default_factory=threading.Lock)
+    grid: bool = True  # a stranger's job: images under ImageCache.admit_for_grid's rules
 
 
 class JobRunner:
@@ -122,6 +126,8 @@ class JobRunner:
         store: Store,
         instance_id: str,
         image_cache_budget_mb: int = 40_960,
+        outputs: OutputSettings | Callable[[], OutputSettings] | None = None,
+        owner: str | None = None,
     ) -> None:
         self._client = docker_client
         self._api = docker_client.api
@@ -130,7 +136,11 @@ class JobRunner:
         self.bus = bus
         self.store = store
         self.instance_id = instance_id
+        self.owner = owner or current_owner()  # marks every job this runner starts (ownership.py)
         self.images = ImageCache(self._api, store, bus, image_cache_budget_mb)
+        self.outputs = JobOutputs(
+            paths.jobs_dir, outputs or OutputSettings(), store, active=lambda: set(self.running_job_ids())
+        )
         self._handles: dict[str, _Handle] = {}
         self._handles_lock = threading.Lock()
 
@@ -139,7 +149,7 @@ class JobRunner:
     def run(self, job: GridJob, gpu_uuid: str | None = None, source: str = "grid") -> JobResult:
         started = time.time()
         result = JobResult(job.job_id, job.attempt, "running", started_at=started)
-        handle = _Handle()
+        handle = _Handle(grid=source != "local")
         with self._handles_lock:
             self._handles[job.job_id] = handle
         self._record_job_start(job, source, started)
@@ -184,7 +194,10 @@ class JobRunner:
             if isinstance(op, CreateVolumeOp):
                 name = sandbox.resource_name(job.job_id, job.attempt, f"vol-{op.args.name}")
                 self._api.create_volume(
-                    name, labels=sandbox.job_labels(self.instance_id, job.job_id, job.attempt, "volume", op.id)
+                    name,
+                    labels=sandbox.job_labels(
+                        self.instance_id, job.job_id, job.attempt, "volume", op.id, owner=self.owner
+                    ),
                 )
                 cleanup.append(("volume", name))
                 handle.volumes.add(name)
@@ -236,7 +249,7 @@ class JobRunner:
                 raise _OpFailed("cannot run GPU job: no GPU is assigned to it on this machine")
             auth = _auth_config(args)
             image = str(args.image)
-            labels = sandbox.job_labels(self.instance_id, job.job_id, job.attempt, "container", op.id)
+            labels = sandbox.job_labels(self.instance_id, job.job_id, job.attempt, "container", op.id, owner=self.owner)
             spec = sandbox.OpSandbox(
                 image=image,
                 command=effective_command(args),
@@ -251,7 +264,7 @@ class JobRunner:
                 labels=labels,
             )
             name = sandbox.resource_name(job.job_id, job.attempt, f"op-{op.id}")
-            container_id = self._create(spec, name, auth, job.job_id)
+            container_id = self._create(spec, name, auth, job.job_id, handle.grid)
             handle.container_id = container_id
             self._record_op(job, op_result, container_id)
             self._execute(job, op, container_id, handle, deadline, op_result)
@@ -301,15 +314,22 @@ class JobRunner:
         ]
         return sum(sizes)
 
-    def _create(self, spec: sandbox.OpSandbox, name: str, auth: dict[str, str] | None, job_id: str) -> str:
+    def _create(
+        self, spec: sandbox.OpSandbox, name: str, auth: dict[str, str] | None, job_id: str, grid: bool = True
+    ) -> str:
         import docker.errors
 
         kwargs = sandbox.create_container_kwargs(self._api, spec, self.limits, name)
+        if grid:  # never the user's registry logins, no private registry hosts, no image it could not pull
+            try:
+                self.images.admit_for_grid(spec.image, auth, job_id)
+            except PullError as exc:
+                raise _OpFailed(str(exc)) from None
         try:
             created = self._api.create_container(**kwargs)
         except docker.errors.ImageNotFound:
             try:
-                self.images.pull(spec.image, auth, job_id=job_id)
+                self.images.pull(spec.image, auth, job_id=job_id, user_credentials=not grid)
             except PullError as exc:
                 raise _OpFailed(str(exc)) from None
             created = self._api.create_container(**kwargs)
@@ -453,19 +473,27 @@ class JobRunner:
         except docker.errors.NotFound:
             op_result.reason = _join(op_result.reason, f"output folder {output} was not created by the op")
             return
-        collected = extract_output(chunks, destination, self.limits.output_bytes)
+        try:  # room first: expired outputs go, and the oldest ones while over outputs.budget_mb
+            self.outputs.sweep()
+        except OSError as exc:
+            log.warning("job outputs not swept: %s", exc)
+        cap = self.outputs.byte_cap(job_id, attempt, self.limits.output_bytes)
+        max_entries = self.outputs.settings.max_entries_per_op
+        collected = extract_output(chunks, destination, cap.bytes, max_entries)
         op_result.output_dir = str(collected.directory)
         op_result.output_files = collected.files
         notes = []
         if collected.truncated:
-            notes.append(f"output truncated at {self.limits.output_bytes} bytes")
+            notes.append(f"output truncated at {cap.bytes} bytes (setting {cap.setting})")
+        if collected.too_many_entries:
+            notes.append(f"output stopped after {max_entries} files and folders (setting outputs.max_entries_per_op)")
         if collected.skipped:
             notes.append("output entries skipped: " + "; ".join(collected.skipped[:5]))
         if notes:
             op_result.reason = _join(op_result.reason, ", ".join(notes))
 
     def _create_network(self, job: GridJob) -> str:
-        kwargs = sandbox.network_create_kwargs(job.job_id, job.attempt, self.instance_id)
+        kwargs = sandbox.network_create_kwargs(job.job_id, job.attempt, self.instance_id, owner=self.owner)
         name = kwargs.pop("name")
         self._api.create_network(name, **kwargs)
         return str(name)
@@ -560,14 +588,22 @@ class JobRunner:
     # ================================================================ recovery
 
     def reconcile(self) -> list[JobResult]:
-        """After a restart: finish the records of jobs this instance was running, remove leftovers.
+        """Finish what processes that are gone left behind: job records, containers, volumes, networks.
 
-        Exited containers are collected (exit code, OOM, logs, results, output); running or paused
-        ones are stopped (policy: a restarted app does not re-adopt half-run work); containers of
-        jobs without a record are removed. Every job row left "running" gets a final status.
+        Every job belongs to the process that runs it (ownership.py: the row's `owner`, the objects'
+        `hostapp.owner` label). Only jobs whose owner is gone are touched, so a process may call this
+        while another one (the node, a standalone `run-job`) runs jobs in the same data folder and
+        engine. Such a job is first adopted: one UPDATE swaps its row's owner to this process, so when
+        two processes reconcile at once exactly one of them handles each job.
+
+        Of an adopted job, exited containers are collected (exit code, OOM, logs, results, output);
+        running or paused ones are stopped (policy: a restarted app does not re-adopt half-run work);
+        its row gets a final status. Containers of a gone owner's job that has no record, or a record
+        that already ended, are removed, as are its volumes and networks. An engine error on one
+        container is one warning line and leaves that container as it is: this never raises for what
+        the engine does.
         """
-        with self._handles_lock:
-            active = set(self._handles)
+        adopted: set[tuple[str, int]] = set()
         reconciled: dict[tuple[str, int], JobResult] = {}
         label = f"{sandbox.LABEL_INSTANCE}={self.instance_id}"
         try:
@@ -577,57 +613,90 @@ class JobRunner:
             return []
         for summary in containers:
             labels = summary.get("Labels") or {}
-            job_id = labels.get(sandbox.LABEL_JOB, "")
-            if job_id in active:
-                continue
             try:
-                attempt = int(labels.get(sandbox.LABEL_ATTEMPT, "0"))
-            except ValueError:
-                attempt = 0
-            op_id = labels.get(sandbox.LABEL_OP, "")
-            rows = self.store.query(
-                "SELECT definition, started_at FROM jobs WHERE job_id = ? AND attempt = ?", (job_id, attempt)
-            )
-            if not rows:
-                log.info("removing orphan container %s (no job record)", summary["Id"][:12])
-                self._remove_container(summary["Id"])
-                continue
-            op_result = self._collect_leftover(job_id, attempt, op_id, summary["Id"], rows[0]["definition"])
-            job = reconciled.setdefault((job_id, attempt), JobResult(job_id, attempt, "failed"))
-            job.ops.append(op_result)
-            self._remove_container(summary["Id"])
-        self._remove_leftover_objects(active)
+                self._reconcile_container(summary["Id"], labels, adopted, reconciled)
+            except Exception as exc:
+                log.warning(
+                    "reconcile: container %s of job %s left as it is: %s",
+                    str(summary.get("Id", ""))[:12],
+                    labels.get(sandbox.LABEL_JOB, "?"),
+                    _engine_reason(exc),
+                )
         for row in self.store.query(
-            "SELECT job_id, attempt, started_at FROM jobs WHERE status IN ('running', 'queued')"
+            "SELECT job_id, attempt, started_at, owner FROM jobs WHERE status IN (?, ?)", UNFINISHED
         ):
-            key = (row["job_id"], int(row["attempt"]))
-            if row["job_id"] in active:
-                continue
+            key = (str(row["job_id"]), int(row["attempt"]))
+            if key not in adopted and not self._adopt(key, row["owner"], adopted):
+                continue  # its owner still runs it
             job = reconciled.setdefault(key, JobResult(key[0], key[1], "failed"))
-            job.started_at = float(row["started_at"] or 0.0)
-            job.ended_at = time.time()
-            ops = self.store.query("SELECT op_id, status, reason FROM job_ops WHERE job_id = ? AND attempt = ?", key)
-            for op in ops:
-                if op["status"] == "running" and not any(o.op_id == op["op_id"] for o in job.ops):
-                    lost = OpResult(op["op_id"], "failed", reason="interrupted: its container was gone at restart")
-                    self._store_op(key[0], key[1], lost, None)
-                    job.ops.append(lost)
-            statuses = {o.status for o in job.ops} | {o["status"] for o in ops}
-            if job.ops and all(o.status == "succeeded" for o in job.ops) and statuses <= {"succeeded", "skipped"}:
-                job.status = "succeeded"
-                job.reason = "finished while hostapp was not running; collected at restart"
-            elif "stopped" in {o.status for o in job.ops}:
-                job.status, job.reason = "stopped", RECONCILE_STOPPED
-            else:
-                job.status, job.reason = "failed", "interrupted: hostapp stopped during the job"
-                failed = [o for o in job.ops if o.status == "failed" and o.reason]
-                if failed:
-                    job.reason = f"op {failed[0].op_id}: {failed[0].reason}"
-            self._record_job_end(job)
-            self.bus.publish(
-                "job.finished", job_id=job.job_id, attempt=job.attempt, status=job.status, reason=job.reason
-            )
+            self._finish_adopted(job, float(row["started_at"] or 0.0))
+        self._remove_leftover_objects(adopted)
         return list(reconciled.values())
+
+    def _reconcile_container(
+        self,
+        container_id: str,
+        labels: dict[str, str],
+        adopted: set[tuple[str, int]],
+        reconciled: dict[tuple[str, int], JobResult],
+    ) -> None:
+        key = _job_key(labels)
+        job_id = key[0]
+        if key not in adopted:
+            if owner_alive(labels.get(sandbox.LABEL_OWNER)):
+                return  # a live process runs this job (this one included): not ours to touch
+            rows = self.store.query("SELECT status, owner FROM jobs WHERE job_id = ? AND attempt = ?", key)
+            if not rows or rows[0]["status"] not in UNFINISHED:
+                # No record, or its owner recorded the end but died before removing the container.
+                log.info("removing leftover container %s of job %s (no unfinished record)", container_id[:12], job_id)
+                self._remove_container(container_id)
+                return
+            if not self._adopt(key, rows[0]["owner"], adopted):
+                return
+        stored = self.store.query("SELECT definition FROM jobs WHERE job_id = ? AND attempt = ?", key)
+        op_id = labels.get(sandbox.LABEL_OP, "")
+        op_result = self._collect_leftover(key[0], key[1], op_id, container_id, stored[0]["definition"])
+        reconciled.setdefault(key, JobResult(key[0], key[1], "failed")).ops.append(op_result)
+        self._remove_container(container_id)
+
+    def _adopt(self, key: tuple[str, int], owner: str | None, adopted: set[tuple[str, int]]) -> bool:
+        """Take over an unfinished job whose owner is gone; False if it lives or another process was first."""
+        if owner_alive(owner):
+            return False
+        taken = self.store.execute(
+            "UPDATE jobs SET owner = ? WHERE job_id = ? AND attempt = ? AND status IN (?, ?) AND owner IS ?",
+            (self.owner, key[0], key[1], *UNFINISHED, owner),
+        ).rowcount
+        if taken == 1:
+            adopted.add(key)
+        return taken == 1
+
+    def _finish_adopted(self, job: JobResult, started_at: float) -> None:
+        """Give an adopted job its final status from what its containers and records show."""
+        key = (job.job_id, job.attempt)
+        job.started_at = started_at
+        job.ended_at = time.time()
+        ops = self.store.query("SELECT op_id, status, reason FROM job_ops WHERE job_id = ? AND attempt = ?", key)
+        for op in ops:
+            if op["status"] == "running" and not any(o.op_id == op["op_id"] for o in job.ops):
+                lost = OpResult(op["op_id"], "failed", reason="interrupted: its container was gone at restart")
+                self._store_op(key[0], key[1], lost, None)
+                job.ops.append(lost)
+        statuses = {o.status for o in job.ops} | {o["status"] for o in ops}
+        if job.ops and all(o.status == "succeeded" for o in job.ops) and statuses <= {"succeeded", "skipped"}:
+            job.status = "succeeded"
+            job.reason = "finished while hostapp was not running; collected at restart"
+        elif "stopped" in {o.status for o in job.ops}:
+            job.status, job.reason = "stopped", RECONCILE_STOPPED
+        else:
+            job.status, job.reason = "failed", "interrupted: hostapp stopped during the job"
+            failed = [o for o in job.ops if o.status == "failed" and o.reason]
+            if failed:
+                job.reason = f"op {failed[0].op_id}: {failed[0].reason}"
+        self._record_job_end(job)
+        # The work volume is created by its mount, without labels: remove it by its name.
+        self._cleanup([("volume", sandbox.resource_name(job.job_id, job.attempt, "work"))])
+        self.bus.publish("job.finished", job_id=job.job_id, attempt=job.attempt, status=job.status, reason=job.reason)
 
     def _collect_leftover(self, job_id: str, attempt: int, op_id: str, container_id: str, stored: str) -> OpResult:
         op_result = OpResult(op_id, "failed")
@@ -671,27 +740,35 @@ class JobRunner:
         self._store_op(job_id, attempt, op_result, container_id)
         return op_result
 
-    def _remove_leftover_objects(self, active: set[str]) -> None:
+    def _remove_leftover_objects(self, adopted: set[tuple[str, int]]) -> None:
+        """Volumes and networks of adopted jobs, and of gone owners' jobs without an unfinished record."""
         label = f"{sandbox.LABEL_INSTANCE}={self.instance_id}"
         try:
-            for volume in (self._api.volumes(filters={"label": label}) or {}).get("Volumes") or []:
-                if (volume.get("Labels") or {}).get(sandbox.LABEL_JOB) not in active:
-                    self._cleanup([("volume", volume["Name"])])
-            for network in self._api.networks(filters={"label": label}):
-                if (network.get("Labels") or {}).get(sandbox.LABEL_JOB) not in active:
-                    self._cleanup([("network", network["Name"])])
+            volumes = (self._api.volumes(filters={"label": label}) or {}).get("Volumes") or []
+            networks = self._api.networks(filters={"label": label})
         except Exception as exc:
             log.warning("leftover volumes/networks not removed: %s", _engine_reason(exc))
+            return
+        found = [("volume", v["Name"], v.get("Labels") or {}) for v in volumes]
+        found += [("network", n["Name"], n.get("Labels") or {}) for n in networks]
+        for kind, name, labels in found:
+            key = _job_key(labels)
+            if key in adopted:
+                self._cleanup([(kind, name)])
+            elif not owner_alive(labels.get(sandbox.LABEL_OWNER)):
+                rows = self.store.query("SELECT status FROM jobs WHERE job_id = ? AND attempt = ?", key)
+                if not rows or rows[0]["status"] not in UNFINISHED:
+                    self._cleanup([(kind, name)])
 
     # ================================================================ the store
 
     def _record_job_start(self, job: GridJob, source: str, started: float) -> None:
         self.store.execute(
-            """INSERT INTO jobs (job_id, attempt, source, definition, status, reason, created_at, started_at)
-               VALUES (?, ?, ?, ?, 'running', NULL, ?, ?)
+            """INSERT INTO jobs (job_id, attempt, source, definition, status, reason, created_at, started_at, owner)
+               VALUES (?, ?, ?, ?, 'running', NULL, ?, ?, ?)
                ON CONFLICT(job_id, attempt) DO UPDATE SET status = 'running', reason = NULL,
-               started_at = excluded.started_at, ended_at = NULL""",
-            (job.job_id, job.attempt, source, redacted_json(job.definition), started, started),
+               started_at = excluded.started_at, ended_at = NULL, owner = excluded.owner""",
+            (job.job_id, job.attempt, source, redacted_json(job.definition), started, started, self.owner),
         )
 
     def _record_job_end(self, result: JobResult) -> None:
@@ -741,6 +818,15 @@ def _auth_config(args: Any) -> dict[str, str] | None:
     if docker_auth.server:
         config["serveraddress"] = docker_auth.server
     return config
+
+
+def _job_key(labels: dict[str, str]) -> tuple[str, int]:
+    """(job id, attempt) from a job object's labels."""
+    try:
+        attempt = int(labels.get(sandbox.LABEL_ATTEMPT, "0"))
+    except ValueError:
+        attempt = 0
+    return labels.get(sandbox.LABEL_JOB, ""), attempt
 
 
 def _join(first: str | None, second: str) -> str:

@@ -127,6 +127,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX ledger_payout_signature ON ledger (payout_signature) WHERE payout_signature IS NOT NULL;
     """,
+    # 6: the process that runs (or ran) each job (hostapp/jobs/ownership.py), so that a process's
+    # start-up reconcile only finishes the jobs of processes that are gone; NULL: an older hostapp's
+    """
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    """,
+    # 7: each attempt's lease timeout, so a credit from the grid is bounded by price × timeout
+    # (hostapp/settlement.py); NULL: an attempt started by an older hostapp
+    """
+    ALTER TABLE ledger ADD COLUMN timeout_seconds INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
