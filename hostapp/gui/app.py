@@ -1,6 +1,6 @@
 """Starts the tray app: one instance, the tray icon, then the core, the window, the node or the wizard.
 
-Start order (design.md §4: start to tray ≤ 1.5 s): only Qt, the event bus and the paths are
+Start order (target: start to tray ≤ 1.5 s, docs/benchmarks.md): only Qt, the event bus and the paths are
 imported before the icon shows. Settings (pydantic), the schedule policy, the store, the wallet
 (solders/solana), Docker and every page come after it, on the event loop's first turn; the node
 starts on a worker thread after that.
@@ -232,6 +232,12 @@ def finish_start(started: Launch, show_window: bool = False) -> None:
 
 def run(show_window: bool = False) -> int:
     """`hostapp gui`: returns the process exit code."""
+    from hostapp.gui.binding_check import binding_fault
+
+    fault = binding_fault()  # a binding that loses None references would abort the tray minutes later
+    if fault is not None:
+        print(f"hostapp: {fault}", file=sys.stderr)
+        return 1
     started = launch()
     if started is None:
         print("hostapp is already running: its window was brought to the front")
