@@ -98,7 +98,9 @@ def build(root: Path, grid: LocalGrid, client: Any, foreign: Foreign) -> tuple[N
 
 def submit(grid: LocalGrid, command: str) -> str:
     response = httpx.post(
-        grid.url + "/v1/jobs", json={"definition": definition(command), "price_per_second": 1, "timeout_seconds": 600}
+        grid.url + "/v1/jobs",
+        json={"definition": definition(command), "price_per_second": 1, "timeout_seconds": 600},
+        headers=grid.owner_headers,
     )
     response.raise_for_status()
     return str(response.json()["job_id"])
@@ -168,7 +170,10 @@ def bench_gap(root: Path, client: Any, jobs: int) -> None:
         node.start()
         try:
             wait_for(
-                lambda: all(httpx.get(f"{grid.url}/v1/jobs/{j}").json()["state"] == "succeeded" for j in ids),
+                lambda: all(
+                    httpx.get(f"{grid.url}/v1/jobs/{j}", headers=grid.owner_headers).json()["state"] == "succeeded"
+                    for j in ids
+                ),
                 timeout=300,
             )
         finally:
@@ -217,7 +222,7 @@ def bench_submit_to_start(root: Path, client: Any, runs: int) -> None:
                 job_id = submit(grid, "true")
                 subject.append(first_start(client, f"hostapp.job_id={job_id}", since) - since)
                 url = f"{grid.url}/v1/jobs/{job_id}"
-                wait_for(lambda url=url: httpx.get(url).json()["state"] == "succeeded")
+                wait_for(lambda url=url: httpx.get(url, headers=grid.owner_headers).json()["state"] == "succeeded")
                 wait_for(lambda: node.slots[GPU].state is NodeState.WAITING)
                 since = time.time()
                 subprocess.run(

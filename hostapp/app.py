@@ -21,6 +21,7 @@ from hostapp.events import EventBus
 
 if TYPE_CHECKING:
     from hostapp.chain import LocalChain
+    from hostapp.chain.payouts import PayoutVerifier
     from hostapp.control import ControlServer
     from hostapp.gpu.probe import GpuDetection, NullProbe, NvmlProbe
     from hostapp.gpu.processes import ForeignUseWatcher
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from hostapp.grid.server import LocalGrid
     from hostapp.jobs.definition import MachineCaps
     from hostapp.jobs.runner import JobRunner
-    from hostapp.node import Node
+    from hostapp.node import Node, NodeConfig
+    from hostapp.schedule.owner import PolicyOwner
     from hostapp.store import Store
     from hostapp.wallet.service import WalletService
 
@@ -115,7 +117,7 @@ class Services:
     def runner(self) -> JobRunner:
         from hostapp.jobs.runner import JobRunner
 
-        return JobRunner(
+        runner = JobRunner(
             self.docker,
             self.settings.jobs,
             self.paths,
@@ -123,7 +125,12 @@ class Services:
             self.store,
             self.instance_id,
             image_cache_budget_mb=self.settings.image_cache.budget_mb,
+            outputs=lambda: self.settings.outputs,  # the current section: Settings edits apply to the next op
         )
+        runner.images.trusted_registries.update(self.settings.image_cache.trusted_registries)
+        # A grid job's outputs go once the grid answered its result (unless outputs.keep_days says otherwise).
+        self.bus.subscribe("ledger.changed", runner.outputs.on_ledger_changed)
+        return runner
 
     @functools.cached_property
     def wallet(self) -> WalletService:
@@ -132,16 +139,32 @@ class Services:
         return WalletService(self.paths, self.settings, self.bus, passphrase=self.passphrase)
 
     @functools.cached_property
+    def policy_owner(self) -> PolicyOwner:
+        """The process's one owner of the availability policy: the node, the control socket and the
+        GUI read and change it only through this (hostapp/schedule/owner.py)."""
+        from hostapp.schedule.owner import PolicyOwner
+        from hostapp.schedule.policy_file import policy_path
+
+        with self._lock:
+            return PolicyOwner(policy_path(self.paths), self.bus)
+
+    @functools.cached_property
     def gpu(self) -> GpuStack:
         from hostapp.gpu.probe import open_probe
         from hostapp.gpu.processes import ForeignUseWatcher, JobContainers, ProcessClassifier
         from hostapp.gpu.telemetry import TelemetrySampler
-        from hostapp.schedule.policy_file import load_policy_or_default, policy_path
+        from hostapp.schedule.owner import CHANGED_TOPIC
 
         gpus = self.settings.gpus
-        rules = load_policy_or_default(policy_path(self.paths)).rules  # allow/deny lists are schedule rules
+        rules = self.policy_owner.current().rules  # allow/deny lists are schedule rules
         probe = open_probe()
         classifier = ProcessClassifier(probe, JobContainers(), rules.process_allow_list, rules.process_deny_list)
+
+        def follow_rules(_event: Any) -> None:  # an edited allow/deny list applies to the next sample
+            rules = self.policy_owner.current().rules
+            classifier.allow, classifier.deny = list(rules.process_allow_list), list(rules.process_deny_list)
+
+        self.bus.subscribe(CHANGED_TOPIC, follow_rules)
         watcher = ForeignUseWatcher(self.bus)
         sampler = TelemetrySampler(
             probe, self.bus, gpus.telemetry_interval_seconds, classifier=classifier, watcher=watcher
@@ -162,9 +185,11 @@ class Services:
 
     @functools.cached_property
     def local_grid(self) -> LocalGrid:
+        from hostapp.grid.owner_token import load_or_create
         from hostapp.grid.server import LocalGrid
 
-        return LocalGrid(self.paths.data / "local-grid", chain=self.local_chain)
+        owner_token = load_or_create(self.paths.config)
+        return LocalGrid(self.paths.data / "local-grid", chain=self.local_chain, owner_token=owner_token)
 
     def grid_url(self) -> str:
         """The grid to connect to; the embedded default is started here (with its chain) on first use."""
@@ -194,40 +219,63 @@ class Services:
 
     @functools.cached_property
     def node(self) -> Node:
-        from hostapp.node import Node, NodeConfig
+        from hostapp.node import Node
         from hostapp.node_inputs import InputAssembler
         from hostapp.schedule.idle import pick_idle_backend
-        from hostapp.schedule.policy_file import policy_path
 
         gpu = self.gpu
         uuids = gpu.enabled_uuids(self.settings.gpus.enabled_uuids)
-        detection = gpu.detection
         inputs = InputAssembler(
             uuids,
             pick_idle_backend(),
             reading=gpu.sampler.latest,
             foreign=_ForeignAdapter(gpu),
         )
-        config = NodeConfig(
-            machine=self.machine_caps(),
-            app_version=__version__,
-            payout_address=self.settings.payout_address,
-            gpu_details=[g.to_json() for g in detection.gpus if g.uuid in uuids],
-            driver_version=detection.driver_version,
-            cuda_version=detection.cuda_driver_version,
-            lease_wait_seconds=20.0,
-            prepull=list(self.settings.image_cache.prepull),
-        )
+        config = self.node_config()
         return Node(
             bus=self.bus,
             store=self.store,
             grid=self.grid_client,
             runner=self.runner,
-            policy_path=policy_path(self.paths),
+            policy_path=self.policy_owner.path,
+            policy_owner=self.policy_owner,
             inputs=inputs,
             gpus=uuids,
             config=config,
             power=lambda uuid: sample.power_w if (sample := gpu.sampler.latest(uuid)) else None,
+            payouts=self.payout_verifier(),
+        )
+
+    def payout_verifier(self) -> PayoutVerifier:
+        """Confirms the grid's payouts on the wallet's chain before a ledger row is called paid."""
+        from hostapp.chain.payouts import PayoutVerifier
+
+        wallet, client = self.wallet, self.grid_client
+        return PayoutVerifier(
+            wallet.rpc_url,
+            wallet.token_mint,
+            lambda: {a for a in (self.settings.payout_address, client.signer.pubkey) if a},
+            timeout=self.settings.grid.request_timeout_seconds,
+        )
+
+    def node_config(self) -> NodeConfig:
+        """The node's settings, with what it registers at the grid (`NodeConfig.registration`): the
+        shared GPUs as the probe detected them, as the wire's GpuInfo (hostapp/grid/registration.py)."""
+        from hostapp.grid.registration import cuda_version, driver_version, grid_gpus
+        from hostapp.node import NodeConfig
+
+        gpu = self.gpu
+        detection = gpu.detection
+        return NodeConfig(
+            machine=self.machine_caps(),
+            app_version=__version__,
+            payout_address=self.settings.payout_address,
+            gpu_details=grid_gpus(detection.gpus, gpu.enabled_uuids(self.settings.gpus.enabled_uuids)),
+            driver_version=driver_version(detection.driver_version),
+            cuda_version=cuda_version(detection.cuda_driver_version),
+            lease_wait_seconds=20.0,
+            prepull=list(self.settings.image_cache.prepull),
+            token_decimals=self.local_chain.decimals if self.uses_local_grid else None,
         )
 
     def machine_caps(self) -> MachineCaps:

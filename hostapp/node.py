@@ -26,13 +26,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from hostapp.control import Emit
 from hostapp.events import EventBus
 from hostapp.grid.client import GridClient, GridRejected, GridUnavailable, Lease, LeaseLost
+from hostapp.grid.models import MAX_TIMEOUT_SECONDS, GpuInfo, NodeRegistration, ResultAccepted, ResultStatus
+from hostapp.grid.models import JobResult as WireResult
 from hostapp.jobs.definition import JobDefinitionError, MachineCaps, unsupported
 from hostapp.jobs.local import LocalJobRequest, run_local_job
 from hostapp.jobs.runner import JobResult, JobRunner
@@ -41,13 +44,10 @@ from hostapp.schedule import policy as pol
 from hostapp.schedule.clock import system_now
 from hostapp.schedule.driver import ScheduleDriver
 from hostapp.schedule.grid import Preset
-from hostapp.schedule.policy_file import (
-    PolicyFileError,
-    load_policy_or_default,
-    policy_from_json,
-    policy_to_dict,
-    save_policy,
-)
+from hostapp.schedule.owner import CHANGED_TOPIC, ChangeSource, PolicyOwner
+from hostapp.schedule.policy_file import PolicyFileError, policy_from_json, policy_to_dict
+from hostapp.settlement import PayoutCheck, Settlement
+from hostapp.status import NodeSnapshot, NodeState, Problem, ReasonSnapshot, SlotSnapshot
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -68,23 +68,13 @@ PREEMPT_KINDS = frozenset(
 PRESETS = {"always": Preset.ALWAYS, "nights-and-weekends": Preset.NIGHTS_AND_WEEKENDS, "when-idle": Preset.WHEN_IDLE}
 
 
-class NodeState(StrEnum):
-    STARTING = "starting"
-    OFFLINE = "offline"  # the grid does not answer
-    UNAVAILABLE = "unavailable"  # the schedule says no (outside hours, not idle)
-    WAITING = "waiting"  # available, waiting for a lease
-    WORKING = "working"
-    PAUSING = "pausing"  # a job is being frozen / stopped
-    PAUSED = "paused"  # the user or the machine's protection rules say no
-    ERROR = "error"  # needs the user (reason + fix)
-    STOPPED = "stopped"
-
-
 @dataclass
 class SlotStatus:
     key: str  # GPU UUID, or "cpu"
     state: NodeState = NodeState.STARTING
     headline: str = "Starting"
+    reason: str = ""  # what explains the state, without the state's word (hostapp/status.py)
+    problem: Problem | None = None  # in Error: the reason and its fix
     job_id: str | None = None
     attempt: int | None = None
     job_started_at: float | None = None
@@ -92,18 +82,23 @@ class SlotStatus:
     price_per_second: int | None = None
     frozen: bool = False
 
+    def snapshot(self) -> SlotSnapshot:
+        return SlotSnapshot(
+            gpu=None if self.key == CPU_SLOT else self.key,
+            state=self.state,
+            headline=self.headline,
+            reason=self.reason,
+            problem=self.problem,
+            job_id=self.job_id,
+            attempt=self.attempt,
+            job_started_at=self.job_started_at,
+            timeout_seconds=self.timeout_seconds,
+            price_per_second=self.price_per_second,
+            frozen=self.frozen,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "gpu": None if self.key == CPU_SLOT else self.key,
-            "state": self.state.value,
-            "headline": self.headline,
-            "job_id": self.job_id,
-            "attempt": self.attempt,
-            "job_started_at": self.job_started_at,
-            "timeout_seconds": self.timeout_seconds,
-            "price_per_second": self.price_per_second,
-            "frozen": self.frozen,
-        }
+        return self.snapshot().model_dump(mode="json")
 
 
 @dataclass
@@ -127,11 +122,22 @@ class NodeConfig:
     supervisor_seconds: float = 1.0  # deadlines (preempt, drain) need no finer grain
     app_version: str | None = None
     payout_address: str | None = None
-    gpu_details: list[dict[str, Any]] = field(default_factory=list)
+    gpu_details: list[GpuInfo] = field(default_factory=list)  # the shared GPUs, as registered (grid/registration.py)
     driver_version: str | None = None
     cuda_version: str | None = None
+    token_decimals: int | None = None  # the grid token's decimals, for status readers (None: unknown)
     machine: MachineCaps = field(default_factory=MachineCaps)  # what jobs may use here (GPU runtime, network)
     prepull: list[str] = field(default_factory=list)  # images to have ready before a job asks (settings)
+
+    def registration(self, payout_address: str | None) -> NodeRegistration:
+        """The PUT /v1/node body: the shared wire model, never a hand-built dict."""
+        return NodeRegistration(
+            gpus=self.gpu_details,
+            driver_version=self.driver_version,
+            cuda_version=self.cuda_version,
+            app_version=self.app_version,
+            payout_address=payout_address,
+        )
 
 
 class Node:
@@ -149,17 +155,21 @@ class Node:
         now: Callable[[], datetime] = system_now,
         driver_tick_seconds: float = 15.0,
         power: Callable[[str], float | None] | None = None,
+        policy_owner: PolicyOwner | None = None,
+        payouts: PayoutCheck | None = None,  # confirms payouts on chain; None: rows stay credited
     ) -> None:
         self.bus = bus
         self.store = store
         self.grid = grid
         self.runner = runner
-        self.ledger = Ledger(store)
+        self.ledger = Ledger(store, bus)  # the one writer of the ledger; publishes ledger.changed
+        self.settlement = Settlement(self.ledger, payouts)  # what the grid may write into it
         self.config = config or NodeConfig()
         self.policy_path = policy_path
+        # The process's one policy owner (Services.policy_owner); a node built alone makes its own.
+        self.policy_owner = policy_owner or PolicyOwner(policy_path, bus)
+        self._unwatch_policy: Callable[[], None] | None = None
         self._now = now
-        self._policy_lock = threading.RLock()
-        self._policy = self._load_policy()
         self._inputs = inputs
         self._power = power  # watts a GPU draws now (telemetry), to meter each job's energy
         self.slots = {key: SlotStatus(key) for key in (gpus or [CPU_SLOT])}
@@ -188,6 +198,10 @@ class Node:
         self.driver.subscribe(
             self.bus, ("gpu.foreign_use_started", "gpu.foreign_use_stopped", "gpu.foreign_use_changed")
         )
+        # Every policy change, from this process (owner.update) or the file (another process, a hand
+        # edit, noticed by the owner's watch), re-evaluates at once. The owner publishes on this bus.
+        self.driver.subscribe(self.bus, (CHANGED_TOPIC,))
+        self._unwatch_policy = self.policy_owner.watch()
         self.driver.start()
         for key in self.slots:
             thread = threading.Thread(target=self._slot_loop, args=(key,), name=f"node-slot-{key[:12]}", daemon=True)
@@ -210,6 +224,8 @@ class Node:
             running_job.preempting = True
         for job_id in self.runner.running_job_ids():  # grid jobs and local ones (hostapp run-job)
             self.runner.stop(job_id)
+        if self._unwatch_policy is not None:
+            self._unwatch_policy()
         self.driver.stop()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -238,49 +254,60 @@ class Node:
 
     @property
     def policy(self) -> pol.AvailabilityPolicy:
-        with self._policy_lock:
-            return self._policy
+        return self.policy_owner.current()
 
-    def _load_policy(self) -> pol.AvailabilityPolicy:
-        return load_policy_or_default(self.policy_path)
-
-    def update_policy(self, change: Callable[[pol.AvailabilityPolicy], pol.AvailabilityPolicy]) -> pol.Decision:
-        with self._policy_lock:
-            self._policy = change(self._policy)
-            save_policy(self.policy_path, self._policy)
+    def update_policy(
+        self, change: Callable[[pol.AvailabilityPolicy], pol.AvailabilityPolicy], source: ChangeSource = "node"
+    ) -> pol.Decision:
+        """Change the newest policy through the owner (never a stale copy); the decision after it."""
+        self.policy_owner.update(change, source)
         return self.driver.request("policy changed")
 
-    def pause(self, until: datetime | None) -> pol.Decision:
+    def pause(self, until: datetime | None, source: ChangeSource = "node") -> pol.Decision:
         now = self._now()
         if until is None:
-            return self.update_policy(pol.snooze_indefinitely)
-        return self.update_policy(lambda p: pol.snooze_for(p, now, until - now))
+            return self.update_policy(pol.snooze_indefinitely, source)
+        return self.update_policy(lambda p: pol.snooze_for(p, now, until - now), source)
 
-    def resume(self) -> pol.Decision:
-        return self.update_policy(pol.resume)
+    def resume(self, source: ChangeSource = "node") -> pol.Decision:
+        return self.update_policy(pol.resume, source)
 
-    def run_now(self, duration: timedelta) -> pol.Decision:
+    def run_now(self, duration: timedelta, source: ChangeSource = "node") -> pol.Decision:
         now = self._now()
-        return self.update_policy(lambda p: pol.run_now_for(p, now, duration))
+        return self.update_policy(lambda p: pol.run_now_for(p, now, duration), source)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> NodeSnapshot:
         decision = self.driver.decision
         with self._lock:
-            slots = [s.to_json() for s in self.slots.values()]
-            headline = self._headline()
-            state = self._overall_state().value
-        return {
-            "state": state,
-            "headline": headline,
-            "slots": slots,
-            "available": decision.available if decision else None,
-            "reasons": [{"kind": r.kind.value, "text": r.text, "gpu": r.gpu} for r in decision.reasons]
+            slots = [s.snapshot() for s in self.slots.values()]
+            state = self._overall_state()
+        lead = next(s for s in slots if s.state is state)
+        return NodeSnapshot(
+            state=state,
+            headline=lead.headline,
+            reason=lead.reason,
+            problem=lead.problem,
+            slots=slots,
+            available=decision.available if decision else None,
+            reasons=[ReasonSnapshot(kind=r.kind.value, text=r.text, gpu=r.gpu) for r in decision.reasons]
             if decision
             else [],
-            "next_change": decision.next_change.isoformat() if decision and decision.next_change else None,
-            "grid_problem": self._grid_problem,
-            "outbox": self.grid.outbox_size(),
-            "earned": self.ledger.total(),
+            next_change=decision.next_change.isoformat() if decision and decision.next_change else None,
+            grid_problem=self._grid_problem,
+            outbox=self.grid.outbox_size(),
+            **self._money(),
+        )
+
+    def _money(self) -> dict[str, Any]:
+        """Earned = pending (credited) + paid (confirmed on chain), integers in token base units."""
+        pending, paid = self.ledger.total(("credited",)), self.ledger.total(("paid",))
+        next_at = self.ledger.next_payout() if pending else None
+        return {
+            "earned": pending + paid,
+            "pending": pending,
+            "paid": paid,
+            "next_payout_at": None if next_at is None else int(next_at),
+            "token_decimals": self.config.token_decimals,
         }
 
     def run_local(self, request: LocalJobRequest, emit: Emit) -> dict[str, Any]:
@@ -317,7 +344,7 @@ class Node:
     def handle_control(self, command: str, args: dict[str, Any], emit: Emit) -> dict[str, Any]:
         """The control socket's commands (hostapp/control.py)."""
         if command == "status":
-            return self.status()
+            return self.status().model_dump(mode="json")
         if command == "run-job":
             return self.run_local(LocalJobRequest.from_json(args), emit)
         if command == "pause":
@@ -326,10 +353,10 @@ class Node:
                 when = datetime.fromisoformat(until) if until else None
             except (TypeError, ValueError):
                 raise ValueError(f"cannot read pause time {until!r}: use ISO 8601") from None
-            decision = self.pause(when)
+            decision = self.pause(when, "control")
             return {"headline": decision.headline, "state": self._overall_state().value}
         if command == "resume":
-            decision = self.resume()
+            decision = self.resume("control")
             return {"headline": "Resumed: " + decision.headline, "state": self._overall_state().value}
         if command == "schedule.show":
             return policy_to_dict(self.policy)
@@ -341,13 +368,19 @@ class Node:
                 new = policy_from_json(json.dumps(document), source="schedule")
             except PolicyFileError as exc:
                 raise ValueError(str(exc)) from None
-            decision = self.update_policy(lambda _old: new)
+            # A shared schedule file carries no snooze/run-now (exports leave them out): a pause in
+            # force stays unless the document sets its own.
+            given = document if isinstance(document, dict) else {}
+            kept = [name for name in ("snooze", "run_now") if name not in given]
+            decision = self.update_policy(
+                lambda old: replace(new, **{name: getattr(old, name) for name in kept}), "control"
+            )
             return {"headline": "Schedule saved. " + decision.headline}
         if command == "schedule.preset":
             name = str(args.get("name", "")).lower().replace("_", "-")
             if name not in PRESETS:
                 raise ValueError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
-            decision = self.update_policy(lambda p: replace(p, grid=PRESETS[name].grid()))
+            decision = self.update_policy(lambda p: replace(p, grid=PRESETS[name].grid()), "control")
             return {"headline": f"Preset {name} applied. " + decision.headline}
         raise ValueError(f"unknown command {command!r}")
 
@@ -373,13 +406,25 @@ class Node:
         slot = next(s for s in self.slots.values() if s.state is overall)
         return slot.headline
 
-    def _set(self, slot: SlotStatus, state: NodeState, headline: str) -> None:
+    def _set(
+        self,
+        slot: SlotStatus,
+        state: NodeState,
+        headline: str,
+        *,
+        reason: str | None = None,
+        problem: Problem | None = None,
+    ) -> None:
+        """`reason`: the headline's explaining part when the headline adds words to it (default: the
+        headline itself); `problem`: the reason and fix of an Error."""
         with self._lock:
-            if slot.state is state and slot.headline == headline:
+            if slot.state is state and slot.headline == headline and slot.problem == problem:
                 return
             previous = slot.state
             slot.state = state
             slot.headline = headline
+            slot.problem = problem
+            slot.reason = problem.reason if problem else (headline if reason is None else reason)
             data = slot.to_json()
         log.info("slot %s: %s -> %s (%s)", slot.key, previous.value, state.value, headline)
         self.bus.publish(STATE_TOPIC, previous=previous.value, overall=self._overall_state().value, **data)
@@ -432,16 +477,16 @@ class Node:
                     running.blocked_since = None
                     if slot.frozen and self.runner.thaw(running.lease.job_id):
                         slot.frozen = False
-                        self._set(slot, NodeState.WORKING, self._working_headline(slot))
+                        self._show_working(slot)
                     continue
                 reasons = self._slot_reasons(key, decision)
                 if running.blocked_since is None:
                     running.blocked_since = time.monotonic()
                 if any(r.kind in PREEMPT_KINDS for r in reasons) and not slot.frozen:
-                    self._set(slot, NodeState.PAUSING, "Pausing — " + reasons[0].text)
+                    self._set(slot, NodeState.PAUSING, "Pausing — " + reasons[0].text, reason=reasons[0].text)
                     if self.runner.freeze(running.lease.job_id):
                         slot.frozen = True
-                    self._set(slot, NodeState.PAUSED, reasons[0].text + " (job frozen)")
+                    self._set(slot, NodeState.PAUSED, reasons[0].text + " (job frozen)", reason=reasons[0].text)
             self._wake.notify_all()
 
     def _supervise(self) -> None:
@@ -466,7 +511,12 @@ class Node:
                 if time.monotonic() - running.blocked_since >= limit:
                     running.preempting = True
                     running.stop_reason = reasons[0].text if reasons else "no longer available"
-                    self._set(self.slots[key], NodeState.PAUSING, "Stopping job — " + running.stop_reason)
+                    self._set(
+                        self.slots[key],
+                        NodeState.PAUSING,
+                        "Stopping job — " + running.stop_reason,
+                        reason=running.stop_reason,
+                    )
                     threading.Thread(
                         target=self.runner.stop, args=(running.lease.job_id,), name="node-stop", daemon=True
                     ).start()
@@ -483,19 +533,11 @@ class Node:
             log.info("grid sync postponed: %s", exc)
 
     def sync_credits(self) -> None:
-        """The grid's credits are the truth for amounts and payouts: bring the ledger in line."""
-        credits = self.grid.credits()
-        for entry in credits.get("entries", []):
-            job_id, attempt = entry["job_id"], int(entry["attempt"])
-            self.ledger.start(job_id, attempt, None, int(entry["price_per_second"]), float(entry["credited_at"]))
-            self.ledger.credit(job_id, attempt, int(entry["seconds_billed"]), int(entry["amount"]))
-            if entry.get("payout_signature"):
-                before = self.ledger.get(job_id, attempt)
-                self.ledger.mark_paid(job_id, attempt, entry["payout_signature"])
-                if before is not None and before.status == "credited":
-                    self.bus.publish(
-                        "node.payout", job_id=job_id, amount=int(entry["amount"]), signature=entry["payout_signature"]
-                    )
+        """The grid's credits, within what this node can check (hostapp/settlement.py): credits for
+        attempts it ran, bounded by their lease; "paid" only when the chain shows the transfer."""
+        report = self.settlement.apply_credits(self.grid.credits().model_dump())
+        for job_id, _attempt, amount, signature in report.paid:
+            self.bus.publish("node.payout", job_id=job_id, amount=amount, signature=signature)
 
     # ------------------------------------------------------------------ recovery
 
@@ -532,7 +574,11 @@ class Node:
                 self._slot_step(key, slot)
             except Exception as exc:
                 log.exception("slot %s failed", key)
-                self._set(slot, NodeState.ERROR, f"Error — {exc}")
+                problem = Problem(
+                    reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    fix="see the log (Diagnostics ▸ Open logs folder); hostapp retries on its own",
+                )
+                self._set(slot, NodeState.ERROR, f"Error — {problem.reason}", problem=problem)
                 self._stopping.wait(self.config.offline_retry_seconds)
 
     def _slot_step(self, key: str, slot: SlotStatus) -> None:
@@ -554,7 +600,8 @@ class Node:
             self._offline(slot, exc)
             return
         except GridRejected as exc:
-            self._set(slot, NodeState.ERROR, f"Error — grid refused this node: {exc.message}")
+            problem = Problem(reason=f"grid refused this node: {exc.message}", fix=exc.fix)
+            self._set(slot, NodeState.ERROR, f"Error — {problem.reason}", problem=problem)
             self._stopping.wait(self.config.offline_retry_seconds * 4)
             return
         if self._grid_problem is not None:
@@ -571,18 +618,24 @@ class Node:
         """True once the grid knows this node with its current payout address."""
         address = self.config.payout_address
         try:
-            self.grid.register(
-                gpus=self.config.gpu_details,
-                driver_version=self.config.driver_version,
-                cuda_version=self.config.cuda_version,
-                app_version=self.config.app_version,
-                payout_address=address,
+            self.grid.register(self.config.registration(address))
+        except ValidationError as exc:
+            # Only the payout address comes from the user; the rest is fitted to the model when built.
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            problem = Problem(
+                reason=f"this node's registration is invalid: {where}: {first.get('msg', '')}",
+                fix="set a valid Solana payout address in Settings ▸ Wallet (or leave it empty)",
             )
+            self._set(slot, NodeState.ERROR, f"Error — {problem.reason}", problem=problem)
+            self._stopping.wait(self.config.offline_retry_seconds * 4)
+            return False
         except GridUnavailable as exc:
             self._offline(slot, exc)
             return False
         except GridRejected as exc:
-            self._set(slot, NodeState.ERROR, f"Error — grid refused registration: {exc.message}")
+            problem = Problem(reason=f"grid refused registration: {exc.message}", fix=exc.fix)
+            self._set(slot, NodeState.ERROR, f"Error — {problem.reason}", problem=problem)
             self._stopping.wait(self.config.offline_retry_seconds * 4)
             return False
         with self._lock:
@@ -592,7 +645,7 @@ class Node:
 
     def _offline(self, slot: SlotStatus, exc: Exception) -> None:
         self._grid_problem = str(exc)
-        self._set(slot, NodeState.OFFLINE, "Offline — grid unreachable")
+        self._set(slot, NodeState.OFFLINE, "Offline — grid unreachable", reason="grid unreachable")
         self._stopping.wait(self.config.offline_retry_seconds)
 
     def _work(self, key: str, slot: SlotStatus, lease: Lease) -> None:
@@ -605,9 +658,9 @@ class Node:
         if refused:
             # Never run a job with a feature silently dropped: fail it with every reason, visibly.
             reason = "; ".join(refused)[:1000]
-            self.ledger.start(lease.job_id, lease.attempt, gpu, lease.price_per_second)
+            self.ledger.start(lease.job_id, lease.attempt, gpu, lease.price_per_second, None, lease.timeout_seconds)
             self.ledger.fail(lease.job_id, lease.attempt, reason)
-            self._submit(lease.job_id, lease.attempt, {"status": "failed", "run_seconds": 0, "reason": reason})
+            self._submit(lease.job_id, lease.attempt, WireResult(status="failed", run_seconds=0, reason=reason))
             return
         running = _Running(lease)
         with self._lock:
@@ -615,8 +668,8 @@ class Node:
             slot.job_id, slot.attempt = job.job_id, job.attempt
             slot.job_started_at, slot.timeout_seconds = time.time(), job.timeout_seconds
             slot.price_per_second, slot.frozen = job.price_per_second, False
-        self.ledger.start(job.job_id, job.attempt, gpu, job.price_per_second)
-        self._set(slot, NodeState.WORKING, self._working_headline(slot))
+        self.ledger.start(job.job_id, job.attempt, gpu, job.price_per_second, None, job.timeout_seconds)
+        self._show_working(slot)
         self.bus.publish("node.job_started", job_id=job.job_id, attempt=job.attempt, gpu=gpu)
         beat = threading.Thread(target=self._heartbeats, args=(running,), name="node-heartbeat", daemon=True)
         beat.start()
@@ -641,12 +694,13 @@ class Node:
         else:
             self._deliver(job.job_id, job.attempt, result)
 
-    def _working_headline(self, slot: SlotStatus) -> str:
+    def _show_working(self, slot: SlotStatus) -> None:
         left = ""
         if slot.job_started_at is not None and slot.timeout_seconds is not None:
             minutes = max(0, int(slot.job_started_at + slot.timeout_seconds - time.time()) // 60)
             left = f", up to {minutes} min left"
-        return f"Working — job {slot.job_id}{left}"
+        reason = f"job {slot.job_id}{left}"
+        self._set(slot, NodeState.WORKING, f"Working — {reason}", reason=reason)
 
     def _heartbeats(self, running: _Running) -> None:
         lease = running.lease
@@ -665,13 +719,14 @@ class Node:
         accepted = self._submit(job_id, attempt, payload)
         if accepted is None:
             return  # in the outbox: the ledger row stays 'running' until the grid credits it
-        amount = int(accepted.get("amount", 0))
         if result.status == "succeeded":
-            self.ledger.credit(job_id, attempt, int(accepted.get("seconds_billed", 0)), amount)
+            refused = self.settlement.credit(job_id, attempt, accepted.seconds_billed, accepted.amount)
+            if refused is not None:
+                log.warning("grid credit for job %s attempt %d refused: %s", job_id, attempt, refused)
         else:
             self.ledger.fail(job_id, attempt, result.reason or result.status)
 
-    def _submit(self, job_id: str, attempt: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+    def _submit(self, job_id: str, attempt: int, payload: WireResult) -> ResultAccepted | None:
         try:
             outcome = self.grid.submit_result(job_id, attempt, payload)
         except GridRejected as exc:
@@ -717,20 +772,37 @@ class _EnergyMeter:
         return round(self._joules / 3.6)
 
 
-def result_payload(result: JobResult, max_log_chars: int = 60_000) -> dict[str, Any]:
-    """The grid's JobResult body from the runner's result: bounded, JSON-able, integer seconds."""
+def result_payload(result: JobResult, max_log_chars: int = 60_000) -> WireResult:
+    """The grid's JobResult body from the runner's result: bounded, JSON-able, integer seconds.
+
+    A result the wire model refuses (a job that printed 300 result keys, a 2 KiB output path) is
+    delivered as a failure that says why, never dropped or retried forever."""
     logs = "\n".join(f"[{op.op_id}]\n{op.log_tail}" for op in result.ops if op.log_tail)
     results: dict[str, Any] = {}
     for op in result.ops:
         for name, value in (op.results or {}).items():
             results[f"{op.op_id}.{name}" if len(result.ops) > 1 else name] = value
-    return {
-        "status": result.status if result.status in ("succeeded", "failed", "stopped") else "failed",
-        # Started seconds count, like per-second cloud billing: a 0.4 s job is billed 1 s.
-        "run_seconds": max(0, math.ceil(result.duration_seconds)),
-        "exit_codes": {op.op_id: op.exit_code for op in result.ops},
-        "results": results,
-        "logs": logs[-max_log_chars:],
-        "output_files": [f for op in result.ops for f in op.output_files][:1000],
-        "reason": result.reason[:1000] if result.reason else None,
-    }
+    # Started seconds count, like per-second cloud billing: a 0.4 s job is billed 1 s.
+    run_seconds = max(0, math.ceil(result.duration_seconds))
+    status: ResultStatus = (
+        "succeeded" if result.status == "succeeded" else "stopped" if result.status == "stopped" else "failed"
+    )
+    try:
+        return WireResult(
+            status=status,
+            run_seconds=run_seconds,
+            exit_codes={op.op_id: op.exit_code for op in result.ops},
+            results=results,
+            logs=logs[-max_log_chars:],
+            output_files=[f for op in result.ops for f in op.output_files][:1000],
+            reason=result.reason[:1000] if result.reason else None,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return WireResult(
+            status="failed",
+            run_seconds=min(run_seconds, MAX_TIMEOUT_SECONDS),
+            logs=logs[-max_log_chars:],
+            reason=f"the job's result cannot be sent to the grid: {where}: {first.get('msg', '')}"[:1000],
+        )

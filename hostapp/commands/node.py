@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         node = services.start_node()
         where = services.grid_url()
         print(f"hostapp node: wallet {services.grid_client.signer.pubkey}, grid {where}", flush=True)
-        print(f"hostapp node: {node.status()['headline']}", flush=True)
+        print(f"hostapp node: {node.status().headline}", flush=True)
         stop.wait()
     except WalletError as exc:
         raise CliError(f"{exc} (create one with `hostapp wallet create`)") from exc

@@ -5,6 +5,10 @@ replay. Transport failures, 5xx, 408 and 429 are retried with exponential backof
 other 4xx are final and published as "grid.rejected". After the retries the grid is "offline"
 (published once per transition, with the reason) until a call gets through ("grid.online").
 
+Bodies and answers are the shared models of hostapp/grid/models.py, the ones the server validates
+against: a request is built as a model (so a field the grid would refuse fails here, in a test, not
+on a user's machine) and every answer is parsed into one (a malformed answer is a GridRejected).
+
 Results go to the store's `outbox` before they are sent and leave it only once the grid has
 answered, so a result survives the grid being down or the app being killed; the grid keys
 results by (job_id, attempt), so delivering one twice is harmless: it is credited once.
@@ -18,14 +22,27 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from hostapp.grid.models import LeaseResponse
+from hostapp.grid.models import (
+    Credits,
+    Heartbeat,
+    HeartbeatResponse,
+    JobResult,
+    LeaseRequest,
+    LeaseResponse,
+    NodeInfo,
+    NodeRegistration,
+    Release,
+    Released,
+    ResultAccepted,
+)
 from hostapp.grid.signing import Signer, sign_request
+from hostapp.jobs.limits import MAX_DEFINITION_BYTES
 
 if TYPE_CHECKING:
     from hostapp.events import EventBus
@@ -35,6 +52,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429})
+# Largest answer read from a grid: a lease carries one definition (at most MAX_DEFINITION_BYTES of
+# compact JSON) and a few fields, so a grid that sends more is refused before it fills the node's memory.
+MAX_RESPONSE_BYTES = 4 * MAX_DEFINITION_BYTES
+Answer = TypeVar("Answer", bound=BaseModel)
+
+# What the user does about a refusal, by the grid's error code (docs/grid-protocol.md lists them).
+REJECTION_FIXES = {
+    "invalid_request": "this hostapp and the grid disagree on the protocol: update hostapp "
+    "(or the grid, if you run it), then restart it",
+    "stale": "set this machine's clock right (enable NTP time sync), then restart hostapp",
+    "bad_signature": "the wallet key changed under the running app: restart hostapp",
+    "replayed": "restart hostapp; if it persists, check for a second hostapp using the same wallet",
+    "not_registered": "restart hostapp so it registers again",
+    "too_large": "update hostapp: it sent more than the grid accepts",
+}
+DEFAULT_REJECTION_FIX = "check the grid URL in Settings; if it persists, export a diagnostics bundle and report it"
 
 
 class GridUnavailable(Exception):
@@ -49,6 +82,10 @@ class GridRejected(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+    @property
+    def fix(self) -> str:
+        return REJECTION_FIXES.get(self.code, DEFAULT_REJECTION_FIX)
 
 
 class LeaseLost(GridRejected):
@@ -95,7 +132,7 @@ class Lease:
 @dataclass(frozen=True)
 class SubmitOutcome:
     delivered: bool  # False: kept in the outbox, `flush_outbox()` sends it later
-    accepted: dict[str, Any] | None = None
+    accepted: ResultAccepted | None = None
 
 
 @dataclass(frozen=True)
@@ -147,42 +184,25 @@ class GridClient:
 
     # ------------------------------------------------------------ calls
 
-    def register(
-        self,
-        *,
-        gpus: list[dict[str, Any]] | None = None,
-        driver_version: str | None = None,
-        cuda_version: str | None = None,
-        app_version: str | None = None,
-        payout_address: str | None = None,
-    ) -> dict[str, Any]:
-        body = {
-            "gpus": gpus or [],
-            "driver_version": driver_version,
-            "cuda_version": cuda_version,
-            "app_version": app_version,
-            "payout_address": payout_address,
-        }
-        return self._json(self._request("PUT", "/v1/node", body))
+    def register(self, registration: NodeRegistration | None = None) -> NodeInfo:
+        """PUT /v1/node: no registration registers a CPU-only node with nothing but its key."""
+        body = registration or NodeRegistration()
+        return self._parse(NodeInfo, self._request("PUT", "/v1/node", body))
 
-    def node_info(self) -> dict[str, Any]:
+    def node_info(self) -> NodeInfo:
         """What the grid knows of this node (payout address, GPUs, versions)."""
-        return self._json(self._request("GET", "/v1/node"))
+        return self._parse(NodeInfo, self._request("GET", "/v1/node"))
 
     def lease(
         self, wait_seconds: float = 20.0, free_gpus: list[str] | None = None, accept_cpu_jobs: bool = True
     ) -> Lease | None:
         """Long-polls up to `wait_seconds` for a job; None when none came."""
-        body = {"wait_seconds": wait_seconds, "free_gpus": free_gpus or [], "accept_cpu_jobs": accept_cpu_jobs}
+        body = LeaseRequest(wait_seconds=wait_seconds, free_gpus=free_gpus or [], accept_cpu_jobs=accept_cpu_jobs)
         response = self._request("POST", "/v1/node/lease", body, read_timeout=wait_seconds + self.timeout)
         if response.status_code == 204:
             return None
         received = time.monotonic()
-        try:
-            # The server's own response schema: a malformed lease is a clear refusal, not a KeyError.
-            wire = LeaseResponse.model_validate(self._json(response))
-        except ValidationError as exc:
-            raise GridRejected(response.status_code, "bad_response", f"malformed lease: {exc.errors()[0]}") from None
+        wire = self._parse(LeaseResponse, response)
         fields = wire.model_dump(exclude={"lease_expires_at"})
         return Lease(**fields, expires_monotonic=received + wire.lease_seconds)
 
@@ -195,24 +215,23 @@ class GridClient:
         telemetry: dict[str, int | float | str | None] | None = None,
     ) -> Lease:
         """Extends the lease; raises LeaseLost when the grid gave the job to someone else."""
-        body = {"progress": progress, "state": state, "telemetry": telemetry}
+        body = Heartbeat(progress=progress, state=state, telemetry=telemetry)
         sent = time.monotonic()
         # Retrying past the lease's expiry is pointless: the job is being re-offered by then.
-        data = self._json(
-            self._request("POST", _attempt_path(lease, "heartbeat"), body, deadline=lease.expires_monotonic)
-        )
-        lease.expires_monotonic = sent + int(data["lease_seconds"])
+        response = self._request("POST", _attempt_path(lease, "heartbeat"), body, deadline=lease.expires_monotonic)
+        lease.expires_monotonic = sent + self._parse(HeartbeatResponse, response).lease_seconds
         return lease
 
-    def release(self, lease: Lease, reason: str = "") -> dict[str, Any]:
-        return self._json(self._request("POST", _attempt_path(lease, "release"), {"reason": reason[:512]}))
+    def release(self, lease: Lease, reason: str = "") -> Released:
+        body = Release(reason=reason[:512])
+        return self._parse(Released, self._request("POST", _attempt_path(lease, "release"), body))
 
-    def credits(self) -> dict[str, Any]:
-        return self._json(self._request("GET", "/v1/node/credits"))
+    def credits(self) -> Credits:
+        return self._parse(Credits, self._request("GET", "/v1/node/credits"))
 
-    def submit_result(self, job_id: str, attempt: int, result: dict[str, Any]) -> SubmitOutcome:
+    def submit_result(self, job_id: str, attempt: int, result: JobResult) -> SubmitOutcome:
         """Delivers a result, or keeps it in the outbox when the grid is unreachable (needs a store)."""
-        payload = json.dumps(result, sort_keys=True)
+        payload = result.model_dump_json()
         if self.store is not None:
             self.store.execute(
                 "INSERT OR IGNORE INTO outbox (job_id, attempt, payload, created_at) VALUES (?, ?, ?, ?)",
@@ -266,7 +285,7 @@ class GridClient:
                 )
             raise
         self._drop_from_outbox(job_id, attempt)
-        return SubmitOutcome(delivered=True, accepted=self._json(response))
+        return SubmitOutcome(delivered=True, accepted=self._parse(ResultAccepted, response))
 
     def _drop_from_outbox(self, job_id: str, attempt: int) -> None:
         if self.store is not None:
@@ -278,7 +297,7 @@ class GridClient:
         self,
         method: str,
         path: str,
-        body: dict[str, Any] | None = None,
+        body: BaseModel | None = None,
         *,
         raw_body: bytes | None = None,
         params: dict[str, str] | None = None,
@@ -296,8 +315,8 @@ class GridClient:
                 headers["Content-Type"] = "application/json"
             retry_after: float | None = None
             try:
-                response = self._http.request(
-                    method, url, content=content or None, headers=headers, timeout=timeout or httpx.USE_CLIENT_DEFAULT
+                response = _send_capped(
+                    self._http, method, url, content or None, headers, timeout or httpx.USE_CLIENT_DEFAULT
                 )
             except httpx.TimeoutException as exc:
                 reason = f"grid at {self.base_url} timed out ({type(exc).__name__})"
@@ -348,22 +367,55 @@ class GridClient:
         if self.bus is not None:
             self.bus.publish(topic, url=self.base_url, **data)
 
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
+    def _parse(self, model: type[Answer], response: httpx.Response) -> Answer:
+        """The answer as the route's declared model; a malformed one is a refusal, not a KeyError."""
         try:
             data = response.json()
         except ValueError:
             raise GridRejected(response.status_code, "bad_response", "grid answered with non-JSON") from None
-        if not isinstance(data, dict):
-            raise GridRejected(response.status_code, "bad_response", "grid answered with a non-object")
-        return data
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or model.__name__
+            raise GridRejected(
+                response.status_code, "bad_response", f"malformed {model.__name__}: {where}: {first.get('msg', '')}"
+            ) from None
+
+
+def _send_capped(
+    http: httpx.Client, method: str, url: str, content: bytes | None, headers: dict[str, str], timeout: Any
+) -> httpx.Response:
+    """The grid's answer, read up to MAX_RESPONSE_BYTES; GridRejected("too_large") past that."""
+    request = http.build_request(method, url, content=content, headers=headers, timeout=timeout)
+    response = http.send(request, stream=True)
+    chunks: list[bytes] = []
+    try:
+        declared = response.headers.get("content-length", "0")
+        size = int(declared) if declared.isdigit() else 0
+        for chunk in response.iter_bytes() if size <= MAX_RESPONSE_BYTES else ():
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                break
+            chunks.append(chunk)
+    finally:
+        response.close()
+    if size > MAX_RESPONSE_BYTES:
+        raise GridRejected(response.status_code, "too_large", f"grid answered with over {MAX_RESPONSE_BYTES} bytes")
+    kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _BODY_FRAMING]
+    return httpx.Response(response.status_code, headers=kept, content=b"".join(chunks), request=request)
+
+
+# The body above is already decoded and whole: these headers described the bytes on the wire.
+_BODY_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 def _attempt_path(lease: Lease, action: str) -> str:
     return f"/v1/node/jobs/{lease.job_id}/attempts/{lease.attempt}/{action}"
 
 
-def _canonical_json(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+def _canonical_json(body: BaseModel) -> bytes:
+    return json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:

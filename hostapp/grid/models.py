@@ -139,6 +139,7 @@ class CreditEntry(BaseModel):
     payout_address: str
     payout_signature: str | None
     credited_at: int
+    next_payout_at: int | None = None  # unix time of the next payout try while unpaid
 
 
 class Credits(BaseModel):
@@ -146,6 +147,7 @@ class Credits(BaseModel):
     credited: int
     paid: int
     unpaid: int
+    next_payout_at: int | None = None  # the earliest next payout try of this node's unpaid credits
     entries: list[CreditEntry]
 
 

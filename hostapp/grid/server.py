@@ -1,13 +1,15 @@
 """The grid server: FastAPI over the SQLite `GridStore`. The embedded default and `hostapp devgrid serve`.
 
 Node calls (/v1/node/...) are authenticated by `SignatureMiddleware` before FastAPI sees them, so
-an unsigned or replayed request is a 401 whatever its body. Owner calls (/v1/jobs) are open: this
-server listens on 127.0.0.1 for the local user and job authors.
+an unsigned or replayed request is a 401 whatever its body. Owner calls (/v1/jobs) need the
+install's owner token (`Authorization: Bearer …`, see `hostapp.grid.owner_token`): the server listens
+on 127.0.0.1, which every local process and, through the browser, every web page can reach.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import threading
@@ -18,15 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hostapp import __version__
 from hostapp.grid import models
 from hostapp.grid.demo import DEMO_PRICE_PER_SECOND, DEMO_TIMEOUT_SECONDS, demo_definition
 from hostapp.grid.grid_store import GridError, GridStore
+from hostapp.grid.owner_token import bearer, new_token
 from hostapp.grid.payouts import PayoutSink, PayoutWorker
 from hostapp.grid.signing import DEFAULT_WINDOW_SECONDS, SignatureRejected, verify_request
 from hostapp.grid.validation import validate_definition
@@ -174,6 +178,52 @@ def _error(status: int, code: str, message: str, details: list[dict[str, Any]] |
     return JSONResponse({"error": body}, status_code=status)
 
 
+class BodyLimitMiddleware:
+    """Every route's request body is read here first, up to MAX_BODY_BYTES, then replayed to the app.
+
+    FastAPI itself reads a body whole before validating it: a 400 MB job submission once took the
+    grid to 2.3 GB of memory. A declared Content-Length over the limit is refused before reading.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = _error(413, "too_large", f"request body over {MAX_BODY_BYTES} bytes")
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            await too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 class SignatureMiddleware:
     """Verifies the signature of every /v1/node request over its exact bytes, then replays the body."""
 
@@ -230,7 +280,23 @@ class SignatureMiddleware:
         await self.app(scope, replay, send)
 
 
-def create_app(service: GridService) -> FastAPI:
+def create_app(service: GridService, owner_token: str | None = None) -> FastAPI:
+    """The HTTP app; owner routes accept only `owner_token` (None: a random one nobody knows, so closed)."""
+    expected = (owner_token or new_token()).encode()
+    scheme = HTTPBearer(auto_error=False, description="the install's grid owner token (hostapp devgrid reads it)")
+
+    # A default, not Annotated[...]: postponed annotations cannot see the local `scheme`.
+    def require_owner(credentials: HTTPAuthorizationCredentials | None = Depends(scheme)) -> None:  # noqa: B008
+        given = credentials.credentials.encode() if credentials is not None else b""
+        if not hmac.compare_digest(given, expected):
+            raise GridError(
+                401,
+                "owner_token",
+                "owner calls need this install's grid owner token (Authorization: Bearer …): "
+                "`hostapp devgrid` sends it, read from the config folder's grid-owner-token",
+            )
+
+    owner = [Depends(require_owner)]
     app = FastAPI(
         title="hostapp grid",
         version=__version__,
@@ -279,20 +345,20 @@ def create_app(service: GridService) -> FastAPI:
 
     # ------------------------------------------------------------ owner calls
 
-    @app.post("/v1/jobs", status_code=201, response_model=models.JobStatus, responses=errors)
+    @app.post("/v1/jobs", status_code=201, response_model=models.JobStatus, responses=errors, dependencies=owner)
     def submit_job(submission: models.JobSubmission) -> dict[str, Any]:
         job_id = service.submit(submission)
         status = service.store.job_status(job_id)
         assert status is not None
         return status
 
-    @app.get("/v1/jobs", response_model=models.JobList, responses=errors)
+    @app.get("/v1/jobs", response_model=models.JobList, responses=errors, dependencies=owner)
     def list_jobs(
         state: models.JobState | None = None, limit: int = Query(default=100, ge=1, le=1000)
     ) -> dict[str, Any]:
         return {"jobs": service.store.list_jobs(state, limit)}
 
-    @app.get("/v1/jobs/{job_id}", response_model=models.JobStatus, responses=errors)
+    @app.get("/v1/jobs/{job_id}", response_model=models.JobStatus, responses=errors, dependencies=owner)
     def job_status(job_id: str) -> dict[str, Any]:
         status = service.store.job_status(job_id)
         if status is None:
@@ -363,6 +429,7 @@ def create_app(service: GridService) -> FastAPI:
         store=service.store,
         window_seconds=service.config.signature_window_seconds,
     )
+    app.add_middleware(BodyLimitMiddleware)  # type: ignore[arg-type]  # added last: runs first, on every route
     return app
 
 
@@ -380,18 +447,26 @@ class LocalGrid:
         port: int = 0,
         host: str = "127.0.0.1",
         config: GridConfig | None = None,
+        owner_token: str | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.chain = chain
         self.host = host
         self.port = port
         self.config = config or GridConfig(demo_feed=True)
+        # The install's token (hostapp.grid.owner_token) for the app and devgrid; tests get a fresh one.
+        self.owner_token = owner_token or new_token()
         self._server: Any = None
         self.service: GridService | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def owner_headers(self) -> dict[str, str]:
+        """Headers for owner calls (POST/GET /v1/jobs)."""
+        return bearer(self.owner_token)
 
     def start(self, timeout: float = 15.0) -> str:
         from hostapp.loopback_server import LoopbackServer
@@ -402,7 +477,7 @@ class LocalGrid:
         self.service.start()
         try:
             self._server = LoopbackServer(
-                create_app(self.service),
+                create_app(self.service, self.owner_token),
                 "local-grid",
                 self.host,
                 self.port,

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTAGE_SECONDS = 30
 
 
-def job_status(url: str, job_id: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).json())
+def job_status(grid: LocalGrid, job_id: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{grid.url}/v1/jobs/{job_id}", headers=grid.owner_headers, timeout=10).json())
 
 
 def ledger_rows(store: Store, job_id: str) -> list[dict[str, Any]]:
@@ -62,7 +62,7 @@ def test_grid_down_half_a_minute_then_back_result_credited_once(
         grid.stop()  # the job finishes while the grid is away: its result goes to the outbox
         down_since = time.monotonic()
         wait_for(lambda: h.slot().state is NodeState.OFFLINE, timeout=30, what="node shows offline")
-        assert "grid unreachable" in h.node.status()["headline"].lower()
+        assert "grid unreachable" in h.node.status().headline.lower()
         assert any(e.topic == "grid.offline" and e.data.get("reason") for e in h.events)
         wait_for(lambda: h.client.outbox_size() == 1, timeout=30, what="result kept in the outbox")
         row = h.node.ledger.get(job_id, 1)
@@ -71,15 +71,15 @@ def test_grid_down_half_a_minute_then_back_result_credited_once(
 
         grid = LocalGrid(grid_dir, port=port, config=config)  # back, same state, same URL
         grid.start()
-        wait_for(lambda: job_status(grid.url, job_id)["state"] == "succeeded", timeout=60, what="result delivered")
+        wait_for(lambda: job_status(grid, job_id)["state"] == "succeeded", timeout=60, what="result delivered")
         wait_for(lambda: h.client.outbox_size() == 0, timeout=30, what="outbox drained")
         wait_for(lambda: (r := h.node.ledger.get(job_id, 1)) and r.status == "credited", timeout=30, what="credited")
         wait_for(lambda: h.slot().state is NodeState.WAITING, timeout=30, what="node back to waiting")
         rows = ledger_rows(h.store, job_id)
         assert [(r["attempt"], r["status"]) for r in rows] == [(1, "credited")]  # one row: none lost, none twice
         credits = h.client.credits()
-        assert [e["amount"] for e in credits["entries"] if e["job_id"] == job_id] == [rows[0]["amount"]]
-        assert credits["credited"] == h.node.ledger.total() == rows[0]["amount"] >= 3 * 777
+        assert [e.amount for e in credits.entries if e.job_id == job_id] == [rows[0]["amount"]]
+        assert credits.credited == h.node.ledger.total() == rows[0]["amount"] >= 3 * 777
         assert any(e.topic == "grid.online" for e in h.events)
     finally:
         h.close()
@@ -179,15 +179,15 @@ def test_engine_restarted_mid_job_fails_it_once_with_a_reason_then_work_resumes(
         assert row.status == "failed" and row.amount == 0
         assert row.reason, "the ledger row says why"
         # The node keeps working once the engine is back: the grid's next offer of this job runs to the end.
-        wait_for(lambda: job_status(grid.url, job_id)["state"] in ("succeeded", "failed"), timeout=120, what="done")
+        wait_for(lambda: job_status(grid, job_id)["state"] in ("succeeded", "failed"), timeout=120, what="done")
         rows = ledger_rows(h.store, job_id)
         assert len({(r["job_id"], r["attempt"]) for r in rows}) == len(rows)
         credited = [r for r in rows if r["status"] == "credited"]
         assert len(credited) <= 1 and not [r for r in rows if r["status"] == "running"]
         credits = h.client.credits()
-        assert credits["credited"] == h.node.ledger.total()
+        assert credits.credited == h.node.ledger.total()
         follow_up = submit(grid, job(0, "after"), price=500)
-        wait_for(lambda: job_status(grid.url, follow_up)["state"] == "succeeded", timeout=60, what="next job ran")
+        wait_for(lambda: job_status(grid, follow_up)["state"] == "succeeded", timeout=60, what="next job ran")
         assert h.slot().state in (NodeState.WAITING, NodeState.WORKING)
     finally:
         h.close()

@@ -41,13 +41,16 @@ def services(hostapp_home: Path, busybox_image: str) -> Iterator[tuple[Services,
 
 def submit(services: Services, definition: dict[str, Any]) -> str:
     body = {"definition": definition, "price_per_second": PRICE, "timeout_seconds": 60}
-    response = httpx.post(services.grid_url() + "/v1/jobs", json=body, timeout=10)
+    response = httpx.post(
+        services.grid_url() + "/v1/jobs", json=body, headers=services.local_grid.owner_headers, timeout=10
+    )
     response.raise_for_status()
     return str(response.json()["job_id"])
 
 
 def grid_state(services: Services, job_id: str) -> str:
-    return str(httpx.get(f"{services.grid_url()}/v1/jobs/{job_id}", timeout=10).json()["state"])
+    url = f"{services.grid_url()}/v1/jobs/{job_id}"
+    return str(httpx.get(url, headers=services.local_grid.owner_headers, timeout=10).json()["state"])
 
 
 def settle(services: Services) -> dict[str, Any]:
@@ -55,7 +58,7 @@ def settle(services: Services) -> dict[str, Any]:
     node = services.node
     node.stop()
     assert services.grid_client.outbox_size() == 0
-    wait_for(lambda: services.grid_client.credits()["unpaid"] == 0, timeout=60, what="every credit paid")
+    wait_for(lambda: services.grid_client.credits().unpaid == 0, timeout=60, what="every credit paid")
     node.sync_credits()
     return services.grid_client.credits()
 
@@ -70,14 +73,17 @@ def assert_reconciled(services: Services, job_ids: list[str]) -> int:
     for job_id in job_ids:  # exactly one paid attempt per job: none lost, none twice
         assert len([r for r in rows if r["job_id"] == job_id and r["status"] == "paid"]) == 1, job_id
     ledger_sum = ledger.total()
-    assert ledger_sum == ledger.total(("paid",)) == credits["credited"] == credits["paid"]
-    assert {(e["job_id"], e["attempt"], e["amount"]) for e in credits["entries"] if e["amount"]} == {
+    assert ledger_sum == ledger.total(("paid",)) == credits.credited == credits.paid
+    assert {(e.job_id, e.attempt, e.amount) for e in credits.entries if e.amount} == {
         (r["job_id"], r["attempt"], r["amount"]) for r in rows if r["status"] == "paid"
     }
     with services.wallet.chain_client() as client:
         balance = services.wallet.balances(client)
     assert balance.token is not None
     assert balance.token.amount == ledger_sum  # what solana-py reads on chain, to the base unit
+    status = services.node.status()  # `hostapp status --json`: earned = paid = the wallet's balance
+    assert (status.earned, status.paid, status.pending) == (ledger_sum, balance.token.amount, 0)
+    assert status.token_decimals == balance.token.decimals
     return ledger_sum
 
 
@@ -89,7 +95,7 @@ def test_many_jobs_reconcile_to_the_base_unit(services: tuple[Services, str]) ->
     wait_for(
         lambda: all(grid_state(app, j) == "succeeded" for j in job_ids), timeout=240, what=f"{JOBS} jobs succeeded"
     )
-    assert node.status()["state"] in {"working", "waiting"}
+    assert node.status().state in {"working", "waiting"}
     total = assert_reconciled(app, job_ids)
     assert total >= JOBS * PRICE  # each ran at least a second
 
@@ -110,8 +116,8 @@ def test_rpc_down_then_back_payouts_reconcile(services: tuple[Services, str]) ->
 
     during = [submit(app, busybox_job(1, f"job {n}")) for n in (1, 2)]
     wait_for(lambda: all(grid_state(app, j) == "succeeded" for j in during), timeout=120, what="jobs while down")
-    assert app.grid_client.credits()["unpaid"] > 0  # credited, not paid: the node kept working
-    assert node.status()["state"] in {"working", "waiting"}
+    assert app.grid_client.credits().unpaid > 0  # credited, not paid: the node kept working
+    assert node.status().state in {"working", "waiting"}
 
     app.local_chain.start()  # back: the grid's payout worker retries, the node's sync marks rows paid
     assert_reconciled(app, [first, *during])

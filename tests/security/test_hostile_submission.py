@@ -43,18 +43,18 @@ def test_owner_api_rejects_every_hostile_definition_naming_the_field(
     h = Harness(tmp_path, grid, docker_client, _always())
     h.node.start()
     try:
-        wait_for(lambda: h.node.status()["state"] == "waiting", what="node waiting for work")
+        wait_for(lambda: h.node.status().state == "waiting", what="node waiting for work")
         rejected = 0
         for path in HOSTILE:
             if path.stem in NOT_AN_OBJECT:
                 response = httpx.post(
                     grid.url + "/v1/jobs",
                     content=b'{"price_per_second": 1, "timeout_seconds": 60, "definition": ' + path.read_bytes() + b"}",
-                    headers={"Content-Type": "application/json"},
+                    headers={"Content-Type": "application/json", **grid.owner_headers},
                 )
             else:
                 body = {"definition": load(path), "price_per_second": 1, "timeout_seconds": 60}
-                response = httpx.post(grid.url + "/v1/jobs", json=body)
+                response = httpx.post(grid.url + "/v1/jobs", json=body, headers=grid.owner_headers)
             assert response.status_code == 422, (path.stem, response.status_code, response.text[:300])
             error = response.json()["error"]
             assert error["message"].strip() and "Traceback" not in response.text, path.stem
@@ -62,7 +62,7 @@ def test_owner_api_rejects_every_hostile_definition_naming_the_field(
                 assert all(d["path"].startswith("$") and d["reason"] for d in error["details"]), path.stem
             rejected += 1
         assert rejected == len(HOSTILE)
-        assert httpx.get(grid.url + "/v1/jobs").json()["jobs"] == []
+        assert httpx.get(grid.url + "/v1/jobs", headers=grid.owner_headers).json()["jobs"] == []
         # The node kept polling the whole time and never had anything to run.
         assert h.store.query("SELECT COUNT(*) FROM ledger")[0][0] == 0
         assert no_container_started(docker_client, h)
@@ -99,7 +99,7 @@ def test_node_fails_hostile_definitions_from_a_non_validating_grid_and_runs_none
 
 
 def _status(grid: LocalGrid, job_id: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{grid.url}/v1/jobs/{job_id}").json())
+    return dict(httpx.get(f"{grid.url}/v1/jobs/{job_id}", headers=grid.owner_headers).json())
 
 
 def _always() -> Any:

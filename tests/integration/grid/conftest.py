@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from hostapp.grid.client import GridClient
+from hostapp.grid.models import NodeRegistration
 from hostapp.grid.server import GridConfig, LocalGrid
 from tests.support import FreshKeystore
 
@@ -38,21 +39,22 @@ def signer() -> KeypairSigner:
 @pytest.fixture
 def node(grid: LocalGrid, signer: KeypairSigner) -> Iterator[GridClient]:
     client = GridClient(grid.url, signer, timeout=5, retries=1, backoff_base=0.05)
-    client.register(app_version="test")
+    client.register(NodeRegistration(app_version="test"))
     yield client
     client.close()
 
 
-def submit(url: str, definition: dict[str, Any] | None = None, price: int = 7, timeout: int = 600) -> str:
+def submit(grid: LocalGrid, definition: dict[str, Any] | None = None, price: int = 7, timeout: int = 600) -> str:
     response = httpx.post(
-        f"{url}/v1/jobs",
+        f"{grid.url}/v1/jobs",
         json={"definition": definition or HELLO, "price_per_second": price, "timeout_seconds": timeout},
+        headers=grid.owner_headers,
     )
     assert response.status_code == 201, response.text
     return str(response.json()["job_id"])
 
 
-def job(url: str, job_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{url}/v1/jobs/{job_id}")
+def job(grid: LocalGrid, job_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{grid.url}/v1/jobs/{job_id}", headers=grid.owner_headers)
     assert response.status_code == 200, response.text
     return dict(response.json())

@@ -20,6 +20,7 @@ from hostapp.config.settings import JobLimits
 from hostapp.events import EventBus
 from hostapp.grid.client import GridClient
 from hostapp.grid.demo import DEMO_IMAGE
+from hostapp.grid.models import NodeRegistration
 from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.jobs.runner import JobRunner
 from hostapp.node import result_payload
@@ -64,9 +65,9 @@ def test_submit_lease_run_result_credit_payout(
         client = GridClient(grid.url, KeypairKeystore(Keypair()), store=store, bus=bus)
         runner = JobRunner(docker_client, JobLimits(), app_paths, bus, store, instance_id="grid-loop-test")
         try:
-            client.register(app_version="test", payout_address=cold_wallet)
+            client.register(NodeRegistration(app_version="test", payout_address=cold_wallet))
             price = 1_000
-            job_id = submit(grid.url, INFERENCE, price=price, timeout=120)
+            job_id = submit(grid, INFERENCE, price=price, timeout=120)
 
             lease = client.lease(wait_seconds=5)
             assert lease is not None and lease.job_id == job_id
@@ -75,22 +76,22 @@ def test_submit_lease_run_result_credit_payout(
             client.heartbeat(lease, progress=1.0)
             outcome = client.submit_result(job_id, lease.attempt, result_payload(result))
             assert outcome.delivered and outcome.accepted is not None
-            amount = outcome.accepted["amount"]
-            assert amount == outcome.accepted["seconds_billed"] * price and amount > 0
+            amount = outcome.accepted.amount
+            assert amount == outcome.accepted.seconds_billed * price and amount > 0
 
-            status = job(grid.url, job_id)
+            status = job(grid, job_id)
             assert status["state"] == "succeeded"
             match = status["result"]["results"]["checksum"]
             assert match[0].startswith("checksum ") and float(match[1]) != 0  # the inference really ran
 
             deadline = time.monotonic() + 30
             credits = client.credits()
-            while credits["paid"] < amount and time.monotonic() < deadline:
+            while credits.paid < amount and time.monotonic() < deadline:
                 time.sleep(0.1)
                 credits = client.credits()
-            (entry,) = credits["entries"]
-            assert credits["credited"] == credits["paid"] == amount and credits["unpaid"] == 0
-            assert entry["payout_address"] == cold_wallet and entry["payout_signature"]
+            (entry,) = credits.entries
+            assert credits.credited == credits.paid == amount and credits.unpaid == 0
+            assert entry.payout_address == cold_wallet and entry.payout_signature
             assert asyncio.run(_token_balance(chain.rpc_url, cold_wallet, chain.mint)) == amount
         finally:
             client.close()

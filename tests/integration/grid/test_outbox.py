@@ -9,6 +9,7 @@ import pytest
 
 from hostapp.events import Event, EventBus
 from hostapp.grid.client import GridClient, GridUnavailable
+from hostapp.grid.models import JobResult
 from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.store import Store
 
@@ -25,7 +26,7 @@ def test_result_delivered_after_the_grid_returns_is_credited_once(tmp_path: Path
     client = GridClient(grid.url, KeypairSigner(), store=store, bus=bus, timeout=2, retries=2, backoff_base=0.01)
     try:
         client.register()
-        job_id = submit(grid.url, price=11)
+        job_id = submit(grid, price=11)
         lease = client.lease(wait_seconds=2)
         assert lease is not None
         port = grid.port
@@ -34,7 +35,7 @@ def test_result_delivered_after_the_grid_returns_is_credited_once(tmp_path: Path
         with pytest.raises(GridUnavailable):
             client.heartbeat(lease)
         time.sleep(1.1)
-        outcome = client.submit_result(job_id, lease.attempt, {"status": "succeeded", "run_seconds": 1})
+        outcome = client.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
         assert not outcome.delivered
         assert client.outbox_size() == 1
         assert client.flush_outbox().remaining == 1  # still down: kept
@@ -46,11 +47,11 @@ def test_result_delivered_after_the_grid_returns_is_credited_once(tmp_path: Path
         report = client.flush_outbox()
         assert (report.delivered, report.rejected, report.remaining) == (1, 0, 0)
         # Delivering the same result again (e.g. the app died before deleting the row) changes nothing.
-        again = client.submit_result(job_id, lease.attempt, {"status": "succeeded", "run_seconds": 1})
-        assert again.accepted is not None and again.accepted["duplicate"] is True
+        again = client.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
+        assert again.accepted is not None and again.accepted.duplicate is True
         credits = client.credits()
-        assert credits["credited"] == 11 and len(credits["entries"]) == 1
-        assert job(grid.url, job_id)["state"] == "succeeded"
+        assert credits.credited == 11 and len(credits.entries) == 1
+        assert job(grid, job_id)["state"] == "succeeded"
     finally:
         client.close()
         grid.stop()
@@ -70,7 +71,7 @@ def test_rejected_result_leaves_the_outbox_and_is_published(tmp_path: Path) -> N
         client = GridClient(grid.url, KeypairSigner(), store=store, bus=bus, retries=0)
         client.register()
         with pytest.raises(Exception, match="no_lease"):
-            client.submit_result("job-unknown", 1, {"status": "succeeded", "run_seconds": 1})
+            client.submit_result("job-unknown", 1, JobResult(status="succeeded", run_seconds=1))
         client.close()
     assert store.query("SELECT COUNT(*) FROM outbox")[0][0] == 0
     assert rejected and rejected[0].data["status"] == 404 and rejected[0].data["code"] == "no_lease"

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from hostapp.grid.client import GridClient, GridRejected, LeaseLost
+from hostapp.grid.models import GpuInfo, JobResult, NodeRegistration
 from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.grid.signing import HEADER_NONCE, sign_request
 
@@ -32,7 +33,7 @@ def test_signed_request_is_accepted_and_its_replay_refused(grid: LocalGrid, sign
 
 
 def test_tampered_body_is_refused(grid: LocalGrid, signer: KeypairSigner) -> None:
-    headers = sign_request(signer, "PUT", "/v1/node", "", b'{"app_version":"1"}')
+    headers = sign_request(signer, "PUT", "/v1/node", "", b'{"app_version":"1"}') | {"Content-Type": "application/json"}
     response = httpx.put(f"{grid.url}/v1/node", content=b'{"app_version":"2"}', headers=headers)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "bad_signature"
@@ -42,6 +43,7 @@ def test_request_signed_by_another_key_is_refused(grid: LocalGrid, signer: Keypa
     body = b"{}"
     headers = sign_request(KeypairSigner(), "PUT", "/v1/node", "", body)
     headers["X-Hostapp-Node"] = signer.pubkey
+    headers["Content-Type"] = "application/json"
     response = httpx.put(f"{grid.url}/v1/node", content=body, headers=headers)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "bad_signature"
@@ -68,73 +70,73 @@ def test_unsigned_node_call_is_401(grid: LocalGrid) -> None:
 
 
 def test_lease_heartbeat_result_credit(grid: LocalGrid, node: GridClient) -> None:
-    job_id = submit(grid.url, price=7, timeout=600)
+    job_id = submit(grid, price=7, timeout=600)
     lease = node.lease(wait_seconds=2)
     assert lease is not None and lease.job_id == job_id and lease.attempt == 1
     assert lease.grid_job().definition.ops[0].id == "hello"
     assert 0 < lease.expires_in() <= 30
     node.heartbeat(lease, progress=0.5, telemetry={"gpu_temp_c": 61})
     time.sleep(1.1)
-    outcome = node.submit_result(job_id, lease.attempt, {"status": "succeeded", "run_seconds": 1, "logs": "hello"})
+    outcome = node.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1, logs="hello"))
     assert outcome.delivered and outcome.accepted is not None
-    assert outcome.accepted["seconds_billed"] == 1 and outcome.accepted["amount"] == 7
-    assert job(grid.url, job_id)["state"] == "succeeded"
+    assert outcome.accepted.seconds_billed == 1 and outcome.accepted.amount == 7
+    assert job(grid, job_id)["state"] == "succeeded"
     credits = node.credits()
-    assert credits["credited"] == 7 and credits["unpaid"] == 7 and len(credits["entries"]) == 1
+    assert credits.credited == 7 and credits.unpaid == 7 and len(credits.entries) == 1
 
 
 def test_result_submit_is_idempotent(grid: LocalGrid, node: GridClient) -> None:
-    job_id = submit(grid.url, price=3)
+    job_id = submit(grid, price=3)
     lease = node.lease(wait_seconds=2)
     assert lease is not None
     time.sleep(1.1)
-    result = {"status": "succeeded", "run_seconds": 1}
+    result = JobResult(status="succeeded", run_seconds=1)
     first = node.submit_result(job_id, lease.attempt, result)
     second = node.submit_result(job_id, lease.attempt, result)
     assert first.accepted is not None and second.accepted is not None
-    assert (first.accepted["duplicate"], second.accepted["duplicate"]) == (False, True)
-    assert second.accepted["amount"] == first.accepted["amount"] == 3
-    assert node.credits()["credited"] == 3
+    assert (first.accepted.duplicate, second.accepted.duplicate) == (False, True)
+    assert second.accepted.amount == first.accepted.amount == 3
+    assert node.credits().credited == 3
 
 
 def test_metering_is_capped_by_the_grids_clock_and_the_timeout(grid: LocalGrid, node: GridClient) -> None:
-    job_id = submit(grid.url, price=5, timeout=1)
+    job_id = submit(grid, price=5, timeout=1)
     lease = node.lease(wait_seconds=2)
     assert lease is not None
     time.sleep(1.1)
-    outcome = node.submit_result(job_id, lease.attempt, {"status": "succeeded", "run_seconds": 3600})
+    outcome = node.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=3600))
     assert outcome.accepted is not None
-    assert (outcome.accepted["seconds_billed"], outcome.accepted["amount"]) == (1, 5)
+    assert (outcome.accepted.seconds_billed, outcome.accepted.amount) == (1, 5)
 
 
 def test_failed_job_is_not_credited(grid: LocalGrid, node: GridClient) -> None:
-    job_id = submit(grid.url)
+    job_id = submit(grid)
     lease = node.lease(wait_seconds=2)
     assert lease is not None
     outcome = node.submit_result(
-        job_id, lease.attempt, {"status": "failed", "run_seconds": 1, "exit_codes": {"hello": 1}}
+        job_id, lease.attempt, JobResult(status="failed", run_seconds=1, exit_codes={"hello": 1})
     )
-    assert outcome.accepted is not None and outcome.accepted["amount"] == 0
-    assert job(grid.url, job_id)["state"] == "failed"
-    assert node.credits()["credited"] == 0
+    assert outcome.accepted is not None and outcome.accepted.amount == 0
+    assert job(grid, job_id)["state"] == "failed"
+    assert node.credits().credited == 0
 
 
 def test_another_nodes_lease_cannot_be_used(grid: LocalGrid, node: GridClient) -> None:
-    job_id = submit(grid.url)
+    job_id = submit(grid)
     lease = node.lease(wait_seconds=2)
     assert lease is not None
     with GridClient(grid.url, KeypairSigner(), retries=0) as thief:
         thief.register()
         with pytest.raises(GridRejected) as info:
-            thief.submit_result(job_id, lease.attempt, {"status": "succeeded", "run_seconds": 1})
+            thief.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
     assert info.value.status == 404
 
 
 def test_release_requeues_the_job(grid: LocalGrid, node: GridClient) -> None:
-    job_id = submit(grid.url)
+    job_id = submit(grid)
     lease = node.lease(wait_seconds=2)
     assert lease is not None
-    assert node.release(lease, "game started")["job_state"] == "queued"
+    assert node.release(lease, "game started").job_state == "queued"
     again = node.lease(wait_seconds=2)
     assert again is not None and (again.job_id, again.attempt) == (job_id, 2)
 
@@ -145,7 +147,7 @@ def test_lease_expiry_reoffers_the_job(tmp_path: Path) -> None:
         first, second = (GridClient(grid.url, KeypairSigner(), retries=0) for _ in range(2))
         first.register()
         second.register()
-        job_id = submit(grid.url)
+        job_id = submit(grid)
         lease = first.lease(wait_seconds=1)
         assert lease is not None
         assert second.lease(wait_seconds=0) is None  # still leased
@@ -156,9 +158,9 @@ def test_lease_expiry_reoffers_the_job(tmp_path: Path) -> None:
         with pytest.raises(LeaseLost):
             first.heartbeat(lease)
         # The late first node may still deliver (it did the work); the job is then completed once.
-        second.submit_result(job_id, 2, {"status": "succeeded", "run_seconds": 1})
+        second.submit_result(job_id, 2, JobResult(status="succeeded", run_seconds=1))
         with pytest.raises(GridRejected) as info:
-            first.submit_result(job_id, 1, {"status": "succeeded", "run_seconds": 1})
+            first.submit_result(job_id, 1, JobResult(status="succeeded", run_seconds=1))
         assert info.value.code == "job_completed"
         first.close()
         second.close()
@@ -177,7 +179,7 @@ def test_long_poll_returns_as_soon_as_a_job_is_submitted(grid: LocalGrid, node: 
     poller = threading.Thread(target=poll)
     poller.start()
     time.sleep(0.5)
-    job_id = submit(grid.url)
+    job_id = submit(grid)
     poller.join(timeout=10)
     lease = result["lease"]
     assert lease is not None and lease.job_id == job_id  # type: ignore[attr-defined]
@@ -195,15 +197,17 @@ def test_gpu_job_goes_only_to_a_node_with_a_big_enough_gpu(grid: LocalGrid) -> N
     gpu_job["ops"] = [
         {"type": "container/run", "id": "g", "args": {"image": "ubuntu", "gpu": True, "required_vram": 8}}
     ]
-    job_id = submit(grid.url, gpu_job)
+    job_id = submit(grid, gpu_job)
     with (
         GridClient(grid.url, KeypairSigner(), retries=0) as cpu_only,
         GridClient(grid.url, KeypairSigner(), retries=0) as small,
         GridClient(grid.url, KeypairSigner(), retries=0) as big,
     ):
         cpu_only.register()
-        small.register(gpus=[{"uuid": "GPU-small", "vram_mb": 4096}])
-        big.register(gpus=[{"uuid": "GPU-a", "vram_mb": 4096}, {"uuid": "GPU-big", "vram_mb": 24576}])
+        small.register(NodeRegistration(gpus=[GpuInfo(uuid="GPU-small", vram_mb=4096)]))
+        big.register(
+            NodeRegistration(gpus=[GpuInfo(uuid="GPU-a", vram_mb=4096), GpuInfo(uuid="GPU-big", vram_mb=24576)])
+        )
         assert cpu_only.lease(wait_seconds=0) is None
         assert small.lease(wait_seconds=0, free_gpus=["GPU-small"]) is None
         assert big.lease(wait_seconds=0, free_gpus=["GPU-a"]) is None  # the big one is busy
@@ -217,7 +221,11 @@ def test_invalid_definition_is_a_422_naming_the_field(grid: LocalGrid) -> None:
         "type": "container",
         "ops": [{"type": "container/run", "id": "x", "args": {"privileged": True}}],
     }
-    response = httpx.post(f"{grid.url}/v1/jobs", json={"definition": bad, "price_per_second": 1, "timeout_seconds": 5})
+    response = httpx.post(
+        f"{grid.url}/v1/jobs",
+        json={"definition": bad, "price_per_second": 1, "timeout_seconds": 5},
+        headers=grid.owner_headers,
+    )
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "invalid_definition" and "privileged" in error["message"]

@@ -55,18 +55,18 @@ def test_embedded_default_runs_demo_jobs_and_pays_the_wallet(hostapp_home: Path,
             return rows if len(rows) >= 2 else []
 
         wait_for(paid_rows, timeout=120, what="two paid demo jobs")
-        assert node.status()["state"] in {s.value for s in NodeState}
+        assert node.status().state in {s.value for s in NodeState}
         # Stop taking jobs, let the grid pay what it credited, and bring the ledger in line with it.
         node.stop()
 
         def all_paid() -> dict[str, Any] | None:
             node.sync_credits()
             credits = services.grid_client.credits()
-            return credits if credits["unpaid"] == 0 else None
+            return credits if credits.unpaid == 0 else None
 
         credits = wait_for(all_paid, timeout=60, what="every credit paid on chain")
         paid_total = ledger.total(("paid",))
-        assert paid_total == credits["paid"] == credits["credited"] > 0
+        assert paid_total == credits.paid == credits.credited > 0
         assert ledger.total(("credited",)) == 0
         # What the wallet reads on chain through solana-py over the local RPC equals the ledger.
         wallet = services.wallet
@@ -160,7 +160,9 @@ def test_headless_node_control_socket_and_kill_9_mid_job(
             ],
         }
         job_id = httpx.post(
-            grid.url + "/v1/jobs", json={"definition": definition, "price_per_second": 10, "timeout_seconds": 60}
+            grid.url + "/v1/jobs",
+            json={"definition": definition, "price_per_second": 10, "timeout_seconds": 60},
+            headers=grid.owner_headers,
         ).json()["job_id"]
         wait_for(lambda: status()["state"] == "working", what="working")
         process.send_signal(signal.SIGKILL)
@@ -171,7 +173,11 @@ def test_headless_node_control_socket_and_kill_9_mid_job(
         process = start_node(grid, log)
         store_path = hostapp_home / "data" / "hostapp.sqlite3"
         job = wait_for(
-            lambda: (j := httpx.get(f"{grid.url}/v1/jobs/{job_id}").json())["state"] == "succeeded" and j,
+            lambda: (
+                (j := httpx.get(f"{grid.url}/v1/jobs/{job_id}", headers=grid.owner_headers).json())["state"]
+                == "succeeded"
+                and j
+            ),
             timeout=90,
             what="the job finished after the restart",
         )

@@ -15,6 +15,7 @@ from hostapp.config.paths import AppPaths
 from hostapp.config.settings import JobLimits
 from hostapp.events import Event, EventBus
 from hostapp.grid.client import GridClient, GridRejected
+from hostapp.grid.models import NodeInfo, NodeRegistration
 from hostapp.grid.server import LocalGrid
 from hostapp.jobs.runner import JobRunner
 from hostapp.node import Node, NodeConfig, NodeState
@@ -48,13 +49,14 @@ def submit(grid: LocalGrid, definition: dict[str, Any], price: int = 1_000, time
     response = httpx.post(
         grid.url + "/v1/jobs",
         json={"definition": definition, "price_per_second": price, "timeout_seconds": timeout},
+        headers=grid.owner_headers,
     )
     response.raise_for_status()
     return str(response.json()["job_id"])
 
 
 def job_status(grid: LocalGrid, job_id: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{grid.url}/v1/jobs/{job_id}").json())
+    return dict(httpx.get(f"{grid.url}/v1/jobs/{job_id}", headers=grid.owner_headers).json())
 
 
 class Harness:
@@ -113,7 +115,7 @@ class Harness:
         self.store.close()
 
 
-def registered(client: GridClient) -> dict[str, Any] | None:
+def registered(client: GridClient) -> NodeInfo | None:
     try:
         return client.node_info()
     except GridRejected as exc:
@@ -138,13 +140,13 @@ def test_game_freezes_the_job_and_it_thaws_then_finishes(
         wait_for(lambda: (container.reload(), container.status == "running")[1], what="running container")
 
         h.foreign.now[GPU] = [(4242, "eldenring.exe")]
-        h.bus.publish("gpu.foreign_use_started", gpu_uuid=GPU, processes=["eldenring.exe"])
+        h.bus.publish("gpu.foreign_use_started", gpu_uuid=GPU, processes=["eldenring.exe"], pids=[4242], graphics=True)
         wait_for(lambda: (container.reload(), container.attrs["State"]["Paused"])[1], timeout=5, what="frozen")
         assert h.slot().state is NodeState.PAUSED
-        assert "eldenring.exe" in h.node.status()["headline"]
+        assert "eldenring.exe" in h.node.status().headline
 
         h.foreign.now.clear()
-        h.bus.publish("gpu.foreign_use_stopped", gpu_uuid=GPU, processes=["eldenring.exe"])
+        h.bus.publish("gpu.foreign_use_stopped", gpu_uuid=GPU, processes=["eldenring.exe"], pids=[4242], graphics=True)
         wait_for(lambda: (container.reload(), not container.attrs["State"]["Paused"])[1], timeout=5, what="thawed")
         wait_for(lambda: job_status(grid, job_id)["state"] == "succeeded", timeout=30, what="job succeeded")
         row = wait_for(lambda: h.node.ledger.get(job_id, 1), what="ledger row")
@@ -169,7 +171,7 @@ def test_a_long_game_stops_the_job_and_the_grid_reoffers_it(
         job_id = submit(grid, job(3, "preempt"))
         wait_for(lambda: h.slot().state is NodeState.WORKING, what="working")
         h.foreign.now[GPU] = [(4242, "game.exe")]
-        h.bus.publish("gpu.foreign_use_started", gpu_uuid=GPU, processes=["game.exe"])
+        h.bus.publish("gpu.foreign_use_started", gpu_uuid=GPU, processes=["game.exe"], pids=[4242], graphics=True)
         row = wait_for(
             lambda: (r := h.node.ledger.get(job_id, 1)) and r.status == "failed" and r,
             timeout=20,
@@ -178,7 +180,7 @@ def test_a_long_game_stops_the_job_and_the_grid_reoffers_it(
         assert "game.exe" in (row.reason or "")
         wait_for(lambda: job_status(grid, job_id)["state"] == "queued", timeout=10, what="job re-offered")
         h.foreign.now.clear()
-        h.bus.publish("gpu.foreign_use_stopped", gpu_uuid=GPU, processes=["game.exe"])
+        h.bus.publish("gpu.foreign_use_stopped", gpu_uuid=GPU, processes=["game.exe"], pids=[4242], graphics=True)
         wait_for(lambda: job_status(grid, job_id)["state"] == "succeeded", timeout=40, what="attempt 2 succeeded")
         wait_for(lambda: (r := h.node.ledger.get(job_id, 2)) and r.status == "credited", what="attempt 2 credited")
         assert h.node.ledger.total() == h.node.ledger.get(job_id, 2).amount  # type: ignore[union-attr]
@@ -249,23 +251,23 @@ def test_a_new_payout_address_reaches_the_grid_without_a_restart(
     try:
         # "Waiting" can show before the slot worker has registered (the schedule's answer comes first).
         info = wait_for(lambda: registered(h.client), what="registered")
-        assert info["payout_address"] == h.client.signer.pubkey  # paid to the node key by default
+        assert info.payout_address == h.client.signer.pubkey  # paid to the node key by default
         cold_wallet = str(Keypair().pubkey())
         h.bus.publish("wallet.payout_address", address=cold_wallet)
-        wait_for(lambda: h.client.node_info()["payout_address"] == cold_wallet, what="re-registered", timeout=30)
+        wait_for(lambda: h.client.node_info().payout_address == cold_wallet, what="re-registered", timeout=30)
         # A change that lands while a registration is in flight is not lost. The real call runs; the
         # user's change is made to arrive just as it returns, the moment a race would drop it.
         real_register, late = h.client.register, str(Keypair().pubkey())
 
-        def register_then_change(**fields: Any) -> Any:
-            answer = real_register(**fields)
-            if fields["payout_address"] != late:
+        def register_then_change(registration: NodeRegistration) -> NodeInfo:
+            answer = real_register(registration)
+            if registration.payout_address != late:
                 h.bus.publish("wallet.payout_address", address=late)
             return answer
 
         monkeypatch.setattr(h.client, "register", register_then_change)
         h.bus.publish("wallet.payout_address", address=str(Keypair().pubkey()))
-        wait_for(lambda: h.client.node_info()["payout_address"] == late, what="the late address", timeout=10)
+        wait_for(lambda: h.client.node_info().payout_address == late, what="the late address", timeout=10)
     finally:
         h.close()
 
