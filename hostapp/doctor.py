@@ -189,6 +189,46 @@ def check_grid(settings: Settings) -> Check:
     return Check("grid", Status.OK, f"grid {settings.grid.url} reachable", details={"url": url})
 
 
+def check_node(paths: AppPaths, timeout: float = 5.0) -> Check:
+    """Asks the running app or node (control socket), if one runs, whether it can work: a grid that
+    refuses this node's registration shows here with its fix, not only in the tray."""
+    from pydantic import ValidationError
+
+    from hostapp.control import ControlError, NotRunning, call
+    from hostapp.status import NodeSnapshot, NodeState
+
+    try:
+        snapshot = NodeSnapshot.model_validate(call(paths.control_socket, "status", timeout=timeout))
+    except NotRunning:
+        return Check("node", Status.OK, "no hostapp running to ask (start it with `hostapp` or `hostapp node`)")
+    except ControlError as exc:
+        return Check(
+            "node",
+            Status.WARN,
+            f"the running hostapp did not answer: {exc}",
+            hint="restart it (tray ▸ Quit, then start)",
+        )
+    except ValidationError:
+        return Check(
+            "node",
+            Status.WARN,
+            "the running hostapp is another version (its status cannot be read)",
+            hint="restart it so it runs this version",
+        )
+    details = snapshot.model_dump(mode="json")
+    if snapshot.state is NodeState.ERROR and snapshot.problem is not None:
+        return Check("node", Status.FAIL, snapshot.problem.reason, hint=snapshot.problem.fix, details=details)
+    if snapshot.state is NodeState.OFFLINE:
+        return Check(
+            "node",
+            Status.WARN,
+            f"the running node cannot reach its grid: {snapshot.grid_problem or snapshot.reason}",
+            hint="check your network and the grid URL in Settings",
+            details=details,
+        )
+    return Check("node", Status.OK, f"running: {snapshot.headline}", details=details)
+
+
 def run_checks(paths: AppPaths, settings: Settings, only: Callable[[str], bool] = lambda _id: True) -> DoctorReport:
     docker_check, info = check_docker()
     gpu = check_gpu()
@@ -199,6 +239,7 @@ def run_checks(paths: AppPaths, settings: Settings, only: Callable[[str], bool] 
         check_keyring(),
         check_disk(paths, info),
         check_grid(settings),
+        check_node(paths),
     ]
     return DoctorReport([c for c in checks if only(c.id)])
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from hostapp.status import NodeSnapshot
+
+STATUS_ERROR_EXIT = 3  # the node runs but is in Error (1: nothing runs / cannot ask it)
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -67,16 +72,58 @@ def _call(command: str, args: dict[str, Any] | None = None) -> Any:
         raise CliError(str(exc)) from exc
 
 
+def read_status(result: Any) -> NodeSnapshot:
+    """The control socket's `status` reply as the node's declared snapshot (hostapp/status.py)."""
+    from pydantic import ValidationError
+
+    from hostapp.cli import CliError
+    from hostapp.status import NodeSnapshot
+
+    try:
+        return NodeSnapshot.model_validate(result)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "reply"
+        raise CliError(
+            f"the running hostapp sent a status this version cannot read ({where}: {first.get('msg', '')}): "
+            "restart it so both are the same version"
+        ) from None
+
+
+def money_line(snapshot: NodeSnapshot) -> str:
+    """A line like `earned 1.5 (paid 1, pending 0.5; next payout 14:05:10)`, or base units when
+    the token's decimals are not known here."""
+    from hostapp.wallet.amounts import format_units
+
+    decimals = snapshot.token_decimals
+
+    def amount(value: int) -> str:
+        return format_units(value, decimals) if decimals is not None else f"{value} base units"
+
+    line = f"earned {amount(snapshot.earned)} (paid {amount(snapshot.paid)}, pending {amount(snapshot.pending)}"
+    if snapshot.pending and snapshot.next_payout_at is not None:
+        line += "; next payout " + datetime.fromtimestamp(snapshot.next_payout_at).strftime("%H:%M:%S")
+    return line + ")"
+
+
 def run_status(args: argparse.Namespace) -> int:
-    result = _call("status")
+    """Exit 0 while the node can work (working, waiting, paused, offline…), 3 when it is in Error:
+    the reason and its fix go to stderr on one line, so a script or systemd check sees it."""
+    from hostapp.status import NodeState
+
+    snapshot = read_status(_call("status"))
     if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(result.get("headline", result.get("state", "unknown")))
-    for slot in result.get("slots", []):
-        print(f"  GPU {slot.get('gpu') or 'cpu'}: {slot.get('headline', slot.get('state'))}")
-    if result.get("next_change"):
-        print(f"  next change: {result['next_change']}")
+        print(json.dumps(snapshot.model_dump(mode="json"), indent=2))
+    else:
+        print(snapshot.headline)
+        for slot in snapshot.slots:
+            print(f"  GPU {slot.gpu or 'cpu'}: {slot.headline}")
+        if snapshot.next_change:
+            print(f"  next change: {snapshot.next_change}")
+        print("  " + money_line(snapshot))
+    if snapshot.state is NodeState.ERROR:
+        print(f"hostapp: error: {snapshot.summary()}", file=sys.stderr)
+        return STATUS_ERROR_EXIT
     return 0
 
 

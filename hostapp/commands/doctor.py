@@ -9,7 +9,7 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "doctor", help="check this machine: Docker, GPU, container runtime, keyring, disk, grid"
+        "doctor", help="check this machine: Docker, GPU, container runtime, keyring, disk, grid, the running node"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)

@@ -57,6 +57,7 @@ class TrayController(QWidget):
         self._open_dashboard = open_dashboard
         self._quit_app = quit_app
         self._clock = clock
+        self.start_refusal: str | None = None  # what the last Start said instead of starting
         # Without a node yet (the app shows the icon before it builds the core) the state is Starting.
         self.status = node.status() if node is not None else NodeStatus(NodeState.STARTING)
         self.tray = QSystemTrayIcon(self)
@@ -84,6 +85,8 @@ class TrayController(QWidget):
         self.icon_name = STATE_ICONS[status.state]
         self.tray.setIcon(icon(self.icon_name))
         tooltip = status.headline
+        if status.fix:
+            tooltip += f"\nFix: {status.fix}"
         if status.next_change is not None:
             tooltip += f"\nNext change: {next_change_text(status.next_change, self._clock())}"
         self.tray.setToolTip(tooltip)
@@ -99,7 +102,7 @@ class TrayController(QWidget):
             if self.status.state in RESUMABLE:
                 self.menu.addAction("Resume", node.resume)
             elif self.status.state in STARTABLE:
-                self.menu.addAction("Start", node.start)
+                self.menu.addAction("Start", self.start)
             pause_menu = self.menu.addMenu("Pause")
             for choice in PauseChoice:
                 action = pause_menu.addAction(choice.label)
@@ -107,6 +110,15 @@ class TrayController(QWidget):
             self.menu.addSeparator()
         self.menu.addAction("Open dashboard", self._open_dashboard)
         self.menu.addAction("Quit", self._quit_app)
+
+    def start(self) -> None:
+        """Start; when the node cannot (it is in Error), say why and what fixes it instead of nothing."""
+        if self._node is None:
+            return
+        why = self._node.start()
+        self.start_refusal = why
+        if why:
+            self.tray.showMessage("hostapp can't start", why, QSystemTrayIcon.MessageIcon.Warning)
 
     def pause(self, choice: PauseChoice) -> None:
         if self._node is not None:

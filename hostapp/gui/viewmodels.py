@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     # the tray icon (the labels that need the enums live in hostapp/gui/schedule_labels.py).
     from hostapp.schedule.grid import WeeklyGrid
     from hostapp.schedule.policy import Rules
+    from hostapp.status import NodeSnapshot
 
 
 class NodeState(StrEnum):
@@ -108,6 +109,19 @@ class NodeStatus:
     next_change: float | None = None  # epoch seconds of the next planned change
     job: JobProgress | None = None
     text: str | None = None  # the node's own one-line headline, when it sent one
+    fix: str | None = None  # in Error: what the user does about `reason`
+
+    @classmethod
+    def from_snapshot(cls, snapshot: NodeSnapshot) -> NodeStatus:
+        """The running node's typed status (hostapp/status.py): reason and fix come as fields."""
+        state = _state(snapshot.state.value)
+        lead = snapshot.slot
+        job = None
+        if lead is not None and lead.job_id:
+            job = JobProgress(lead.job_id, lead.job_started_at, lead.timeout_seconds, lead.price_per_second)
+        reason = "" if snapshot.reason == STATE_LABELS[state] else snapshot.reason
+        fix = snapshot.problem.fix if snapshot.problem else None
+        return cls(state, reason, _float(snapshot.next_change), job, snapshot.headline, fix)
 
     @property
     def label(self) -> str:
@@ -132,10 +146,13 @@ class NodeStatus:
         state = _state(overall)
         headline = data.get("headline")
         # A slot's headline describes the whole node only when that slot sets the overall state.
-        text = str(headline) if headline and data.get("state", overall) == overall else None
-        reason = str(data.get("reason") or "")
+        leads = data.get("state", overall) == overall
+        text = str(headline) if headline and leads else None
+        problem = data.get("problem") if leads else None
+        fix = str(problem["fix"]) if isinstance(problem, Mapping) and problem.get("fix") else None
+        reason = str(data.get("reason") or "") if leads else ""
         if not reason and text and text != STATE_LABELS[state]:
-            reason = text.split(" — ", 1)[1] if " — " in text else text
+            reason = text  # an event without a reason field (every node.state carries one)
         job = None
         job_data = data.get("job")
         if not isinstance(job_data, Mapping):
@@ -154,7 +171,9 @@ class NodeStatus:
                 int(timeout) if isinstance(timeout, int) else None,
                 int(rate) if isinstance(rate, int) else None,
             )
-        return cls(state, reason, _float(data.get("next_change")), job, text)
+        if reason == STATE_LABELS[state]:
+            reason = ""
+        return cls(state, reason, _float(data.get("next_change")), job, text, fix)
 
 
 class PauseChoice(StrEnum):
@@ -172,7 +191,9 @@ class NodeControl(Protocol):
 
     def status(self) -> NodeStatus: ...
 
-    def start(self) -> None: ...
+    def start(self) -> str | None:
+        """Start taking jobs. None: started (or starting); otherwise why it cannot, with the fix."""
+        ...
 
     def resume(self) -> None: ...
 

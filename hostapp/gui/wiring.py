@@ -1,8 +1,10 @@
 """The GUI's slice of the composition root: fills the view-model interfaces from the core.
 
-Until hostapp/node.py lands, the node the tray steers is `ScheduleBackedNode`: pausing and
-resuming write the snooze into the real schedule policy file (hostapp.schedule), which is what
-the node will obey, and the state shown is the real policy evaluation.
+The schedule and pause/resume go through the process's one `PolicyOwner` (Services.policy_owner,
+hostapp/schedule/owner.py), never straight to schedule.json: an in-process node re-evaluates on its
+`schedule.changed`, and a node in another process (`hostapp node`) notices the file within 1 s.
+Until the app has started its own node, the tray steers `ScheduleBackedNode`: pausing and resuming
+write the snooze into the policy, and the state shown is the real policy evaluation.
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ from hostapp.gui.viewmodels import (
 )
 from hostapp.schedule import policy as policy_rules
 from hostapp.schedule.grid import WeeklyGrid
+from hostapp.schedule.owner import PolicyChange, PolicyOwner
 from hostapp.schedule.policy import AvailabilityPolicy, Inputs, ReasonKind, Rules
-from hostapp.schedule.policy_file import load_policy, policy_path, save_policy
 
 if TYPE_CHECKING:
     from hostapp.app import Services
     from hostapp.autostart import Autostart
     from hostapp.doctor import DoctorReport
     from hostapp.earnings import EarningsQueries
+    from hostapp.status import NodeSnapshot
     from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,31 +52,31 @@ def local_now() -> dt.datetime:
 
 
 class PolicySchedule:
-    """ScheduleService over the schedule policy file (config/schedule.json)."""
+    """ScheduleService over the process's policy owner (which alone writes config/schedule.json)."""
 
-    def __init__(self, paths: AppPaths, bus: EventBus, clock: Clock = local_now) -> None:
-        self._path = policy_path(paths)
-        self._bus = bus
+    def __init__(self, owner: PolicyOwner, clock: Clock = local_now) -> None:
+        self._owner = owner
         self._clock = clock
 
     def policy(self) -> AvailabilityPolicy:
-        return load_policy(self._path)
+        return self._owner.current()
 
-    def write(self, policy: AvailabilityPolicy) -> None:
-        save_policy(self._path, policy)
-        self._bus.publish("schedule.changed", path=str(self._path))
+    def change(self, change: PolicyChange) -> None:
+        # Applied to the newest policy under the owner's lock: a pause made meanwhile (tray, control
+        # socket, another process) is kept, and this edit is never undone by a stale copy.
+        self._owner.update(change, "gui")
 
     def load(self) -> WeeklyGrid:
         return self.policy().grid
 
     def save(self, grid: WeeklyGrid) -> None:
-        self.write(dataclasses.replace(self.policy(), grid=grid))
+        self.change(lambda policy: dataclasses.replace(policy, grid=grid))
 
     def rules(self) -> Rules:
         return self.policy().rules
 
     def save_rules(self, rules: Rules) -> None:
-        self.write(dataclasses.replace(self.policy(), rules=rules))
+        self.change(lambda policy: dataclasses.replace(policy, rules=rules))
 
     def now(self) -> ScheduleNow:
         now = self._clock()
@@ -101,13 +104,14 @@ class ScheduleBackedNode:
         state = NodeState.SNOOZED if ReasonKind.SNOOZED in kinds else NodeState.PAUSED
         return NodeStatus(state, decision.headline, next_change)
 
-    def _apply(self, change: Callable[[AvailabilityPolicy], AvailabilityPolicy]) -> None:
-        self._schedule.write(change(self._schedule.policy()))
+    def _apply(self, change: PolicyChange) -> None:
+        self._schedule.change(change)
         status = self.status()
         self._bus.publish("node.state", state=status.state.value, reason=status.reason, next_change=status.next_change)
 
-    def start(self) -> None:
+    def start(self) -> str | None:
         self.resume()
+        return None
 
     def resume(self) -> None:
         self._apply(policy_rules.resume)
@@ -154,28 +158,26 @@ class CoreNode:
             if self.problem:
                 return NodeStatus(NodeState.STOPPED, self.problem)
             return self._fallback.status()
-        raw = self.node.status()
-        working: dict[str, Any] = next((s for s in raw.get("slots", []) if s.get("state") == raw.get("state")), {})
-        return NodeStatus.from_event(
-            {
-                **working,
-                "overall": raw.get("state"),
-                "headline": raw.get("headline"),
-                "next_change": raw.get("next_change"),
-            }
-        )
+        return NodeStatus.from_snapshot(self.node.status())
 
-    def start(self) -> None:
+    def start(self) -> str | None:
+        """Starts the core node if it is not running. A running node in Error cannot be "started"
+        out of it: the answer is its reason and fix (it retries on its own once that is fixed)."""
         if self.node is None:
             from hostapp.gui.workers import run_in_background
 
             run_in_background(self.start_blocking, lambda _n: None, lambda _e: None)
+            return None
+        snapshot: NodeSnapshot = self.node.status()
+        if snapshot.problem is not None:
+            return f"hostapp is running but cannot work: {snapshot.problem.reason}. Fix: {snapshot.problem.fix}"
+        return None
 
     def resume(self) -> None:
         if self.node is None:
             self._fallback.resume()
         else:
-            self.node.resume()
+            self.node.resume("gui")
 
     def pause(self, choice: PauseChoice) -> None:
         if self.node is None:
@@ -183,11 +185,11 @@ class CoreNode:
             return
         now = local_now()
         if choice is PauseChoice.ONE_HOUR:
-            self.node.update_policy(lambda p: policy_rules.snooze_for(p, now, dt.timedelta(hours=1)))
+            self.node.update_policy(lambda p: policy_rules.snooze_for(p, now, dt.timedelta(hours=1)), "gui")
         elif choice is PauseChoice.UNTIL_TOMORROW:
-            self.node.update_policy(lambda p: policy_rules.snooze_until_tomorrow(p, now))
+            self.node.update_policy(lambda p: policy_rules.snooze_until_tomorrow(p, now), "gui")
         else:
-            self.node.update_policy(policy_rules.snooze_indefinitely)
+            self.node.update_policy(policy_rules.snooze_indefinitely, "gui")
 
 
 def _platform_autostart() -> Autostart:
@@ -220,7 +222,7 @@ def build_gui_services(services: Services) -> GuiServices:
     from hostapp.doctor import run_checks
     from hostapp.earnings import EarningsQueries
 
-    schedule = PolicySchedule(services.paths, services.bus)
+    schedule = PolicySchedule(services.policy_owner)
     # Never touch services.node here: building it needs the wallet key, Docker and the grid. The
     # app starts it on a worker thread after the tray icon is up (hostapp/gui/app.py).
     node = CoreNode(ScheduleBackedNode(schedule, services.bus), services.start_node)

@@ -38,8 +38,8 @@ def test_with_a_wallet_the_real_node_works_and_the_tray_pauses_it(tray_app, qtbo
     assert any(t == "Waiting for work" for t in shown) and any(t.startswith("Working — job ") for t in shown)
 
     tray.action("1 hour").trigger()
-    qtbot.waitUntil(lambda: services.node.node.status()["state"] == "paused", timeout=30_000)
+    qtbot.waitUntil(lambda: services.node.node.status().state == "paused", timeout=30_000)
     qtbot.waitUntil(lambda: tray.status.state is NodeState.PAUSED, timeout=10_000)
     assert tray.tray.toolTip().startswith("Snoozed until ")  # the node's reason, not a bare "Paused"
     tray.action("Resume").trigger()
-    qtbot.waitUntil(lambda: services.node.node.status()["state"] != "paused", timeout=30_000)
+    qtbot.waitUntil(lambda: services.node.node.status().state != "paused", timeout=30_000)

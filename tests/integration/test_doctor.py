@@ -27,7 +27,7 @@ def test_doctor_json_on_this_machine(hostapp_home: Path, docker_client: object) 
     doc = json.loads(result.stdout)
     checks = {c["id"]: c for c in doc["checks"]}
     assert doc["format"] == 1 and doc["ok"] is True
-    assert set(checks) == {"docker", "gpu", "gpu_runtime", "keyring", "disk", "grid"}
+    assert set(checks) == {"docker", "gpu", "gpu_runtime", "keyring", "disk", "grid", "node"}
     assert checks["docker"]["status"] == "OK"
     assert checks["docker"]["details"]["storage_driver"]
     # No GPU on this machine: a warning that says so, not a crash.

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, heading, show_error, status_colour
-from hostapp.gui.viewmodels import one_line
+from hostapp.gui.viewmodels import NodeState, one_line
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 
@@ -79,7 +79,13 @@ class DiagnosticsPage(QWidget):
                 QTreeWidgetItem(item, ["", "fix", check.hint])
                 item.setExpanded(True)
             self.tree.addTopLevelItem(item)
-        if report.ok:
+        # The machine can pass every check while the node itself is stuck (a grid that refuses it):
+        # "Ready" only when both say so.
+        node = self._services.node.status()
+        if node.state is NodeState.ERROR:
+            fix = f" Fix: {node.fix}" if node.fix else ""
+            self.message.error(f"Not ready: {node.reason or node.headline}.{fix}")
+        elif report.ok:
             self.message.ok("Ready to share this GPU")
         else:
             self.message.error("Some checks failed: see the fixes above")

@@ -1,0 +1,91 @@
+"""The node's status snapshot: one declared type for `Node.status()`, the control socket's `status`
+reply, `hostapp status`, `hostapp doctor` and the tray.
+
+Every reader gets the state, the headline and — separately — the reason and, in Error, the fix:
+nobody recovers a reason by splitting a headline on " — ". The snapshot crosses the control socket
+as JSON (`model_dump(mode="json")`) and is read back with `NodeSnapshot.model_validate`, so both
+ends of the socket agree on one shape. Qt-free, and imported only where pydantic is already paid
+for (not by `hostapp.control`, which `hostapp run-job` loads).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NodeState(StrEnum):
+    STARTING = "starting"
+    OFFLINE = "offline"  # the grid does not answer
+    UNAVAILABLE = "unavailable"  # the schedule says no (outside hours, not idle)
+    WAITING = "waiting"  # available, waiting for a lease
+    WORKING = "working"
+    PAUSING = "pausing"  # a job is being frozen / stopped
+    PAUSED = "paused"  # the user or the machine's protection rules say no
+    ERROR = "error"  # needs the user (reason + fix)
+    STOPPED = "stopped"
+
+
+class _Snapshot(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Problem(_Snapshot):
+    """Why the node cannot work, and what the user does about it (both one line)."""
+
+    reason: str
+    fix: str
+
+    def line(self) -> str:
+        return f"{self.reason} — fix: {self.fix}"
+
+
+class SlotSnapshot(_Snapshot):
+    gpu: str | None  # None: the CPU slot of a machine without a usable GPU
+    state: NodeState
+    headline: str  # "Working — job abc, up to 9 min left": what the tray and `hostapp status` print
+    reason: str = ""  # the part of the headline that explains the state ("job abc, up to 9 min left")
+    problem: Problem | None = None  # set in Error
+    job_id: str | None = None
+    attempt: int | None = None
+    job_started_at: float | None = None
+    timeout_seconds: int | None = None
+    price_per_second: int | None = None  # token base units per second
+    frozen: bool = False
+
+
+class ReasonSnapshot(_Snapshot):
+    kind: str
+    text: str
+    gpu: str | None = None
+
+
+class NodeSnapshot(_Snapshot):
+    state: NodeState  # the slot states merged: Error wins, then Working, … (Node._overall_state)
+    headline: str
+    reason: str = ""
+    problem: Problem | None = None  # set when `state` is Error
+    slots: list[SlotSnapshot] = []
+    available: bool | None = None  # the schedule's answer; None before its first decision
+    reasons: list[ReasonSnapshot] = []
+    next_change: str | None = None  # ISO 8601, when the schedule's answer changes next
+    grid_problem: str | None = None  # the last transport failure while the grid is offline
+    outbox: int = 0  # results kept until the grid takes them
+    earned: int = 0  # token base units, credited and paid (= pending + paid)
+    pending: int = 0  # token base units credited by the grid, transfer not yet confirmed on chain
+    paid: int = 0  # token base units whose transfer the chain confirmed (the wallet's token balance)
+    next_payout_at: int | None = None  # unix time of the grid's next payout try; None: nothing pending
+    amount_unit: str = "token base units"  # what earned / pending / paid count
+    token_decimals: int | None = None  # base units per token = 10**decimals; None: not known here
+
+    @property
+    def slot(self) -> SlotSnapshot | None:
+        """The slot that sets the overall state (its job, its reason)."""
+        return next((s for s in self.slots if s.state is self.state), None)
+
+    def summary(self) -> str:
+        """One line: the headline, and in Error the reason and fix."""
+        if self.state is NodeState.ERROR and self.problem is not None:
+            return f"Error — {self.problem.line()}"
+        return self.headline
