@@ -19,6 +19,9 @@ from hostapp.schedule.policy_file import load_policy, policy_path
 
 pytestmark = pytest.mark.gui
 
+# A well-formed transaction signature (base58 of 64 bytes): only such text becomes an explorer link.
+SIGNATURE = "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW"
+
 
 def _sample(temperature: int) -> GpuSample:
     return GpuSample(
@@ -48,17 +51,28 @@ def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtb
     assert (gauges.temperature.text(), gauges.utilization.text(), gauges.power.text()) == ("71 °C", "97 %", "212 W")
     assert gauges.memory.value == pytest.approx(75.0)
 
-    Ledger(tray_app.services.store).start("job-1", 1, "GPU-abc", 1000, started_at=time.time() - 60)
-    Ledger(tray_app.services.store).credit("job-1", 1, 60, 1_500_000)
-    bus.publish("ledger.credited", job_id="job-1")
+    ledger = Ledger(tray_app.services.store, bus)  # the ledger's one writer: it publishes ledger.changed
+    ledger.start("job-1", 1, "GPU-abc", 1000, started_at=time.time() - 60)
+    threading.Thread(target=lambda: ledger.credit("job-1", 1, 60, 1_500_000)).start()  # from a node thread
     qtbot.waitUntil(lambda: page.earnings_labels["today"].text() == "1.50 GRID")
+    qtbot.waitUntil(lambda: page.payout_state.text() == "Paid 0.00 GRID · pending 1.50 GRID")
+    ledger.mark_paid("job-1", 1, SIGNATURE)
+    qtbot.waitUntil(lambda: page.payout_state.text() == "Paid 1.50 GRID · pending 0.00 GRID")
 
     now = time.time()
-    bus.publish(
+    bus.publish(  # what hostapp.node publishes for a slot (hostapp/topics.py NodeStateChanged)
         "node.state",
         state="working",
-        reason="",
-        job={"job_id": "job-2", "started_at": now - 30, "timeout_seconds": 120, "rate_per_second": 10},
+        overall="working",
+        previous="waiting",
+        gpu="GPU-abc",
+        headline="Working — job job-2, up to 1 min left",
+        reason="job job-2, up to 1 min left",
+        job_id="job-2",
+        attempt=1,
+        job_started_at=now - 30,
+        timeout_seconds=120,
+        price_per_second=10,
     )
     qtbot.waitUntil(lambda: page.state_label.text() == "Working")
     assert page.job_label.text().startswith("Job job-2")
@@ -107,7 +121,7 @@ def test_earnings_page_pages_the_ledger_charts_and_exports(tray_app, qtbot, tmp_
             "gpu_uuid) VALUES (?, ?, ?, 10, 1, ?, 'credited', 'GPU-abc')",
             [(f"j{i}", now - i * 600, now - i * 600 + 10, 1_000_000) for i in range(450)],
         )
-    tray_app.services.bus.publish("ledger.credited")
+    tray_app.services.bus.publish("ledger.changed", job_id="j0", attempt=1, status="credited", amount=1_000_000)
     page = tray_app.window.pages["Earnings"]
     qtbot.waitUntil(lambda: page.model.rowCount() == 200)
     assert page.model.canFetchMore(QModelIndex())
@@ -137,15 +151,15 @@ def test_earnings_payouts_with_explorer_links_and_value_net_of_electricity(tray_
     for job in ("p1", "p2"):
         ledger.start(job, 1, "GPU-abc", 1000, started_at=now - 120)
         ledger.credit(job, 1, 100, 1_500_000, ended_at=now - 20)
-        ledger.mark_paid(job, 1, "5Kq9sig")
+        ledger.mark_paid(job, 1, SIGNATURE)
     services.store.execute("UPDATE ledger SET energy_mwh = 20000 WHERE job_id = 'p1'")  # 0.02 kWh measured
     settings = services.settings.model_copy(deep=True)
     settings.electricity_milli_per_kwh, settings.token_price_milli = 400, 2000  # 0.40 /kWh; 1 GRID = 2.000
     services.save_settings(settings)
     page = tray_app.window.pages["Earnings"]
-    services.bus.publish("node.payout", job_id="p2", amount=1_500_000, signature="5Kq9sig")
+    services.bus.publish("node.payout", job_id="p2", amount=1_500_000, signature=SIGNATURE)
     qtbot.waitUntil(lambda: page.payouts.rowCount() == 1)
-    assert [page.payouts.item(0, c).text() for c in (1, 2, 3)] == ["3.00 GRID", "2", "5Kq9sig"]
+    assert [page.payouts.item(0, c).text() for c in (1, 2, 3)] == ["3.00 GRID", "2", SIGNATURE]
     assert page.payouts.cellWidget(0, 3) is None  # localnet: no public explorer, the signature itself
     assert page.summary.text().endswith(
         "3.00 GRID earned ≈ 6.00 EUR · electricity 0.02 kWh = 0.008 EUR · net 5.992 EUR"
@@ -156,7 +170,7 @@ def test_earnings_payouts_with_explorer_links_and_value_net_of_electricity(tray_
     services.save_settings(settings)
     page.refresh()
     link = page.payouts.cellWidget(0, 3)
-    assert 'href="https://explorer.solana.com/tx/5Kq9sig?cluster=devnet"' in link.text()
+    assert f'href="https://explorer.solana.com/tx/{SIGNATURE}?cluster=devnet"' in link.text()
     assert sum(page.gpu_chart.values) == 3_000_000
 
 
@@ -168,7 +182,7 @@ def test_jobs_page_history_search_and_live_log(tray_app, qtbot) -> None:
             (job, status, time.time()),
         )
     bus = tray_app.services.bus
-    bus.publish("job.finished", job_id="beta-2")
+    bus.publish("job.finished", job_id="beta-2", attempt=1, status="failed", reason="exit code 1")
     page = tray_app.window.pages["Jobs"]
     qtbot.waitUntil(lambda: page.model.rowCount() == 2)
     page.history_search.setText("fail")
@@ -176,8 +190,13 @@ def test_jobs_page_history_search_and_live_log(tray_app, qtbot) -> None:
     page.history_search.setText("100%")  # LIKE wildcards are literal text
     assert page.model.rowCount() == 0
 
-    threading.Thread(target=lambda: bus.publish("job.log", job_id="alpha-1", line="loading model")).start()
-    bus.publish("job.log", job_id="alpha-1", lines=["step 1 ok", "step 2 ERROR disk full"])
+    def log(line: str) -> None:  # what the runner publishes for each line (hostapp/topics.py JobLog)
+        bus.publish("job.log", job_id="alpha-1", op_id="run", stream="stdout", line=line)
+
+    threading.Thread(target=lambda: log("loading model")).start()
+    qtbot.waitUntil(lambda: len(page.lines) == 1)
+    log("step 1 ok")
+    log("step 2 ERROR disk full")
     qtbot.waitUntil(lambda: len(page.lines) == 3)
     page.log_search.setText("error")
     assert page.log_view.toPlainText() == "step 2 ERROR disk full"
@@ -276,3 +295,26 @@ def test_diagnostics_exports_a_redacted_bundle_off_the_gui_thread(tray_app, qtbo
     page.export_bundle(str(tmp_path))  # a folder: refused with a one-line dialog
     qtbot.waitUntil(lambda: page.error_box is not None, timeout=60_000)
     assert page.error_box.windowTitle() == "Bundle not saved" and "is a folder" in page.error_box.text()
+
+
+def test_earnings_shows_hostile_grid_text_as_plain_text_and_refreshes_on_ledger_changed(tray_app, qtbot) -> None:
+    """Issue #15 item 4: a forged payout "signature" of HTML, written by an older version from a hostile
+    grid, must show as the literal text: no rich text, no clickable link, whatever the cluster."""
+    services = tray_app.services
+    settings = services.settings.model_copy(deep=True)
+    settings.solana.cluster = "devnet"  # a cluster with a public explorer: links are on for real signatures
+    services.save_settings(settings)
+    page, dashboard = tray_app.window.pages["Earnings"], tray_app.window.pages["Dashboard"]
+    hostile = '<a href="https://evil.example/claim">Claim 123456 GRID</a>'
+    ledger = Ledger(services.store, services.bus)
+    ledger.start("<b>job</b>", 1, "GPU-<i>x</i>", 1000, started_at=time.time() - 60)
+    ledger.credit("<b>job</b>", 1, 2, 2_000)
+    ledger.mark_paid("<b>job</b>", 1, hostile)  # publishes ledger.changed: both pages refresh on it
+    qtbot.waitUntil(lambda: page.payouts.rowCount() == 1)
+    qtbot.waitUntil(lambda: dashboard.earnings_labels["today"].text() == "0.002 GRID")
+    assert page.payouts.cellWidget(0, 3) is None  # not a link label
+    assert page.payouts.item(0, 3).text() == hostile  # the literal text
+    assert page.per_gpu.textFormat() == Qt.TextFormat.PlainText and "GPU-<i>x</i>" in page.per_gpu.text()
+    for label in (page.summary, page.payout_state, dashboard.reason_label, dashboard.job_label):
+        assert label.textFormat() == Qt.TextFormat.PlainText and not label.openExternalLinks()
+    assert page.model.data(page.model.index(0, 7)) == hostile  # the table cell: plain text too

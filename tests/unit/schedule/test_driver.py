@@ -115,15 +115,16 @@ def test_events_trigger_reevaluation_between_edges(paused_scheduler: BackgroundS
     inputs = {"now": Inputs(idle_seconds=0.0, gpus={"0": GpuInputs()})}
     bus = EventBus()
     driver, seen = make_driver(clock, paused_scheduler, inputs, bus)
-    driver.subscribe(bus, ["gpu.processes"])
+    driver.subscribe(bus, ["gpu.foreign_use_started", "gpu.foreign_use_stopped"])
     driver.start()
     game = ForeignProcess("eldenring.exe", since=clock.now() - timedelta(minutes=5))
     inputs["now"] = Inputs(idle_seconds=0.0, gpus={"0": GpuInputs(processes=(game,))})
-    bus.publish("gpu.processes", gpu="0")
+    bus.publish("gpu.foreign_use_started", gpu_uuid="0", processes=["eldenring.exe"], pids=[4242], graphics=True)
     assert seen[-1].paused and seen[-1].headline == "Paused — game running: eldenring.exe"
     driver.stop()
     inputs["now"] = Inputs(idle_seconds=0.0, gpus={"0": GpuInputs()})
-    bus.publish("gpu.processes", gpu="0")  # unsubscribed: nothing happens
+    bus.publish("gpu.foreign_use_stopped", gpu_uuid="0", processes=["eldenring.exe"], pids=[4242], graphics=True)
+    # unsubscribed: nothing happens
     assert seen[-1].paused
 
 
