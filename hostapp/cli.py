@@ -26,6 +26,9 @@ COMMAND_MODULES = (
     "gui",
 )
 
+# Commands whose process loads the wallet key (the tray app is `gui`, also what no command means).
+KEY_HOLDERS = frozenset({"node", "gui", "wallet"})
+
 
 class CliError(Exception):
     """A user-facing failure: printed as one line, exit code `code`."""
@@ -62,6 +65,10 @@ def run(argv: Sequence[str]) -> int:
         args = parser.parse_args(["gui", *argv])
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.command in KEY_HOLDERS:  # before the key is loaded: no core dump may ever hold it
+        from hostapp.hardening import protect_process
+
+        protect_process()
     try:
         return int(args.func(args))
     except CliError as exc:

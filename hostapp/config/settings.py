@@ -23,7 +23,7 @@ class _Section(BaseModel):
 
 
 class GridSettings(_Section):
-    # None means the embedded local grid (design.md §3): a fresh install works with no account.
+    # None means the embedded local grid (docs/architecture.md): a fresh install works with no account.
     url: str | None = None
     token_mint: str | None = None
     heartbeat_seconds: int = Field(default=10, ge=1, le=600)
@@ -49,6 +49,20 @@ class JobLimits(_Section):
 class ImageCacheSettings(_Section):
     budget_mb: int = Field(default=40_960, ge=512)
     prepull: list[str] = Field(default_factory=list)
+    # Registry hosts (host[:port]) grid jobs may pull from although they resolve to a loopback, LAN or
+    # link-local address (a registry or mirror the user runs); every other such host is refused.
+    trusted_registries: list[str] = Field(default_factory=list)
+
+
+class OutputSettings(_Section):
+    """What job outputs (data/jobs) may take on this machine, and how long they are kept."""
+
+    max_entries_per_op: int = Field(default=10_000, ge=1, le=1_000_000)  # files + folders
+    max_bytes_per_job: int = Field(default=256 * 1_048_576, ge=0, le=64 * 1024 * 1_048_576)
+    budget_mb: int = Field(default=2048, ge=1, le=16 * 1_048_576)  # every kept output together
+    # Grid jobs' outputs: 0 deletes them as soon as the job's result is delivered (the grid gets names only).
+    keep_days: int = Field(default=0, ge=0, le=3650)
+    local_keep_days: int = Field(default=7, ge=0, le=3650)  # outputs of `hostapp run-job`
 
 
 class NotificationSettings(_Section):
@@ -71,6 +85,7 @@ class Settings(_Section):
     solana: SolanaSettings = Field(default_factory=SolanaSettings)
     jobs: JobLimits = Field(default_factory=JobLimits)
     image_cache: ImageCacheSettings = Field(default_factory=ImageCacheSettings)
+    outputs: OutputSettings = Field(default_factory=OutputSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     gpus: GpuSettings = Field(default_factory=GpuSettings)
     autostart: bool = False

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QV
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import card, duration_text, heading
+from hostapp.gui.pages.earnings import payout_state_text, plain_label
 from hostapp.gui.tray import next_change_text
 from hostapp.gui.viewmodels import GpuSample, NodeState, NodeStatus, format_amount, gpu_samples
 from hostapp.gui.widgets.gauge import Gauge
@@ -60,9 +61,9 @@ class DashboardPage(QWidget):
         layout.addWidget(heading("Dashboard"))
 
         self.state_label = heading("")
-        self.reason_label = QLabel()
+        self.reason_label = plain_label()  # reasons can carry the grid's or the chain's words
         self.reason_label.setWordWrap(True)
-        self.next_label = QLabel()
+        self.next_label = plain_label()
         layout.addWidget(card(self.state_label, self.reason_label, self.next_label))
 
         self.gpu_box = QVBoxLayout()
@@ -80,11 +81,13 @@ class DashboardPage(QWidget):
             value = heading("—")
             self.earnings_labels[key] = value
             earnings.addWidget(value, 1, column)
+        self.payout_state = plain_label()  # pending vs paid, next payout
+        earnings.addWidget(self.payout_state, 2, 0, 1, 3)
         earnings_frame = card()
         earnings_frame.layout().addLayout(earnings)  # type: ignore[union-attr]
         layout.addWidget(earnings_frame)
 
-        self.job_label = QLabel("No job running")
+        self.job_label = plain_label("No job running")  # the job id is the grid's
         self.job_progress = QProgressBar()
         self.job_progress.setVisible(False)
         layout.addWidget(card(self.job_label, self.job_progress))
@@ -99,8 +102,7 @@ class DashboardPage(QWidget):
         self.refresh_earnings()
         bridge.on("node.state", self, lambda data: self.show_status(NodeStatus.from_event(data)))
         bridge.on("gpu.telemetry", self, self._on_telemetry)
-        bridge.on("ledger.*", self, lambda _data: self.refresh_earnings())
-        bridge.on("job.finished", self, lambda _data: self.refresh_earnings())
+        bridge.on("ledger.changed", self, lambda _data: self.refresh_earnings())  # money moved, not a job ended
         self._earnings_timer = QTimer(self)
         self._earnings_timer.timeout.connect(self.refresh_earnings)
         self._earnings_timer.start(EARNINGS_REFRESH_MS)
@@ -153,3 +155,4 @@ class DashboardPage(QWidget):
         self.earnings_labels["today"].setText(format_amount(totals.today, decimals, symbol))
         self.earnings_labels["7d"].setText(format_amount(totals.last_7_days, decimals, symbol))
         self.earnings_labels["30d"].setText(format_amount(totals.last_30_days, decimals, symbol))
+        self.payout_state.setText(payout_state_text(self._queries.payout_state(), decimals, symbol))

@@ -4,6 +4,8 @@ electricity cost at the user's price, CSV export. Every figure is a SQL aggregat
 from __future__ import annotations
 
 import datetime as dt
+import html
+import time
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
@@ -21,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hostapp.earnings import EarningsQueries, Period, electricity_cost_milli, token_value_milli
+from hostapp.chain.payouts import signature_problem
+from hostapp.earnings import EarningsQueries, PayoutState, Period, electricity_cost_milli, token_value_milli
 from hostapp.earnings.export import export_csv
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, duration_text, heading, when_text
@@ -35,6 +38,30 @@ PAGE_SIZE = 200
 PAYOUT_ROWS = 200
 PAYOUT_HEADERS = ["Time", "Amount", "Jobs", "Signature"]
 PERIOD_LABELS = {Period.DAY: "24 h", Period.WEEK: "7 days", Period.MONTH: "30 days", Period.ALL: "All"}
+
+
+def payout_state_text(state: PayoutState, decimals: int, symbol: str, now: float | None = None) -> str:
+    """What is on chain and what is not yet, e.g. `Paid 1.20 GRID · pending 0.30 GRID · next payout 14:05:10`."""
+    text = (
+        f"Paid {format_amount(state.paid, decimals, symbol)} · pending {format_amount(state.pending, decimals, symbol)}"
+    )
+    if state.pending and state.next_payout_at is not None:
+        now = time.time() if now is None else now
+        when = (
+            "due now"
+            if state.next_payout_at <= now
+            else dt.datetime.fromtimestamp(state.next_payout_at).strftime("%H:%M:%S")
+        )
+        text += f" · next payout {when}"
+    return text
+
+
+def plain_label(text: str = "") -> QLabel:
+    """A label for text that comes from outside (the grid, the chain): never rich text, never a link."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setOpenExternalLinks(False)
+    return label
 
 
 def _short_gpu(uuid: str) -> str:
@@ -118,12 +145,14 @@ class EarningsPage(QWidget):
         ranges.addWidget(self.export_button)
         layout.addLayout(ranges)
 
-        self.summary = QLabel()
+        self.summary = plain_label()
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
+        self.payout_state = plain_label()  # pending vs paid and the next payout (ledger + grid)
+        layout.addWidget(self.payout_state)
         self.chart = BarChart()
         layout.addWidget(self.chart, 2)
-        self.per_gpu = QLabel()
+        self.per_gpu = plain_label()
         per_gpu_row = QHBoxLayout()
         self.gpu_chart = BarChart()
         self.gpu_chart.setMaximumHeight(150)
@@ -152,14 +181,20 @@ class EarningsPage(QWidget):
 
         self.show_period(Period.WEEK)
         self.show_payouts()
+        self.show_payout_state()
+        # Refresh when the money changes (the ledger's one writer says so), not when a job ends.
+        bridge.on("ledger.changed", self, lambda _data: self.refresh())
         bridge.on("node.payout", self, lambda _data: self.refresh())
-        bridge.on("ledger.*", self, lambda _data: self.refresh())
-        bridge.on("job.finished", self, lambda _data: self.refresh())
 
     def refresh(self) -> None:
         self.show_period(self.period)
         self.model.reload()
         self.show_payouts()
+        self.show_payout_state()
+
+    def show_payout_state(self) -> None:
+        state = self._queries.payout_state()
+        self.payout_state.setText(payout_state_text(state, self._services.token_decimals, self._services.unit_symbol))
 
     def show_payouts(self) -> None:
         """Transfers with their signatures; a link to the cluster's explorer where there is one."""
@@ -170,13 +205,16 @@ class EarningsPage(QWidget):
             self.payouts.setItem(row, 0, QTableWidgetItem(when_text(payout.at)))
             self.payouts.setItem(row, 1, QTableWidgetItem(format_amount(payout.amount, decimals, symbol)))
             self.payouts.setItem(row, 2, QTableWidgetItem(str(payout.jobs) if payout.jobs else "—"))
-            url = self._services.explorer_url(payout.signature)
+            # Only a well-formed signature becomes a link (escaped); anything else is shown as plain text.
+            url = self._services.explorer_url(payout.signature) if signature_problem(payout.signature) is None else None
             # With a link the label shows the signature; the item under it stays empty (no double text).
             item = QTableWidgetItem("" if url else payout.signature)
             item.setData(Qt.ItemDataRole.UserRole, payout.signature)
             self.payouts.setItem(row, 3, item)
+            self.payouts.removeCellWidget(row, 3)
             if url:
-                link = QLabel(f'<a href="{url}">{payout.signature}</a>')
+                link = QLabel(f'<a href="{html.escape(url)}">{html.escape(payout.signature)}</a>')
+                link.setTextFormat(Qt.TextFormat.RichText)
                 link.setOpenExternalLinks(True)
                 link.setToolTip(url)
                 self.payouts.setCellWidget(row, 3, link)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -74,6 +75,14 @@ class SettingsPage(QWidget):
         self.cache_mb = QSpinBox()
         self.cache_mb.setRange(512, 10_000_000)
         self.cache_mb.setSuffix(" MB")
+        self.outputs_mb = QSpinBox()
+        self.outputs_mb.setRange(1, 16 * 1_048_576)
+        self.outputs_mb.setSuffix(" MB")
+        self.outputs_days = QSpinBox()
+        self.outputs_days.setRange(0, 3650)
+        self.outputs_days.setSpecialValueText("until the result is delivered")
+        self.outputs_days.setSuffix(" days")
+        self.outputs_usage = QLabel()
         self.autostart = QCheckBox("Start hostapp when I log in")
         self.price = QLineEdit()
         self.token_price = QLineEdit()
@@ -88,6 +97,9 @@ class SettingsPage(QWidget):
         form.addRow("Job memory limit", self.memory_mb)
         form.addRow("Job CPU limit", self.cpus)
         form.addRow("Image cache budget", self.cache_mb)
+        form.addRow("Job outputs budget", self.outputs_mb)
+        form.addRow("Keep grid job outputs", self.outputs_days)
+        form.addRow("", self.outputs_usage)
         form.addRow("", self.autostart)
         price_row = QHBoxLayout()
         price_row.addWidget(self.price)
@@ -119,6 +131,9 @@ class SettingsPage(QWidget):
         self.memory_mb.setValue(s.jobs.memory_mb)
         self.cpus.setValue(s.jobs.cpus)
         self.cache_mb.setValue(s.image_cache.budget_mb)
+        self.outputs_mb.setValue(s.outputs.budget_mb)
+        self.outputs_days.setValue(s.outputs.keep_days)
+        self.outputs_usage.setText(self.outputs_usage_text())
         self.load_autostart()
         self.price.setText(price_text(s.electricity_milli_per_kwh))
         self.token_price.setText(price_text(s.token_price_milli) if s.token_price_milli else "")
@@ -138,6 +153,8 @@ class SettingsPage(QWidget):
         data["jobs"]["memory_mb"] = self.memory_mb.value()
         data["jobs"]["cpus"] = self.cpus.value()
         data["image_cache"]["budget_mb"] = self.cache_mb.value()
+        data["outputs"]["budget_mb"] = self.outputs_mb.value()
+        data["outputs"]["keep_days"] = self.outputs_days.value()
         data["autostart"] = self.autostart.isChecked()
         data["electricity_milli_per_kwh"] = parse_price_milli(self.price.text())
         data["token_price_milli"] = parse_price_milli(self.token_price.text(), what="token value")
@@ -145,6 +162,21 @@ class SettingsPage(QWidget):
         for key, box in self.notifications.items():
             data["notifications"][key] = box.isChecked()
         return Settings.model_validate(data)
+
+    def outputs_usage_text(self) -> str:
+        """What job outputs take on this machine now, against their budget (data/jobs)."""
+        from hostapp.jobs.retention import JobOutputs
+
+        settings = self._services.settings.outputs
+        try:
+            usage = JobOutputs(self._services.paths.jobs_dir, settings, self._services.store).usage()
+        except OSError as exc:
+            return f"Job outputs: size unknown ({one_line(exc)})"
+        used_mb = usage.bytes / 1_048_576
+        return (
+            f"Job outputs use {used_mb:.1f} MB of {settings.budget_mb} MB ({usage.percent}%), "
+            f"{usage.jobs} jobs, {usage.entries} files and folders"
+        )
 
     def load_autostart(self) -> None:
         """The checkbox shows what the platform really has (the user may have removed the entry)."""
@@ -182,4 +214,5 @@ class SettingsPage(QWidget):
             self.message.error(f"Not saved: {one_line(exc)}")
             return
         self.load_autostart()
+        self.outputs_usage.setText(self.outputs_usage_text())
         self.message.ok("Saved")

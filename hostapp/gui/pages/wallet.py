@@ -8,6 +8,7 @@ flow is the same under a test as in use.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, ask, card, heading, show_error
+from hostapp.gui.pages.earnings import payout_state_text, plain_label
 from hostapp.gui.viewmodels import Balances, CreatedWallet, WalletSummary, WithdrawalPlan, format_amount, one_line
 from hostapp.gui.widgets.qr import QrCode
 from hostapp.gui.wiring import GuiServices
@@ -146,6 +148,26 @@ class WithdrawDialog(QDialog):
         form.addRow(_buttons(self))
 
 
+class _LinkMessage(Message):
+    """Plain text (errors quote the chain and the keyring), except the one link this page writes itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def ok(self, text: str) -> None:
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        super().ok(text)
+
+    def error(self, text: str) -> None:
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        super().error(text)
+
+    def link(self, prefix: str, url: str, text: str) -> None:
+        self.setTextFormat(Qt.TextFormat.RichText)
+        super().ok(f'{html.escape(prefix)}<a href="{html.escape(url)}">{html.escape(text)}</a>')
+
+
 class WalletPage(QWidget):
     title = "Wallet"
 
@@ -174,7 +196,8 @@ class WalletPage(QWidget):
         self.confirm_button.clicked.connect(self.confirm_backup)
         self.sol_label = QLabel("SOL: —")
         self.token_label = QLabel(f"{services.unit_symbol}: —")
-        self.balance_problem = QLabel()
+        self.payout_state = plain_label()  # pending (credited, not yet on chain) vs paid, next payout
+        self.balance_problem = plain_label()  # the RPC's words
         self.balance_problem.setWordWrap(True)
         self.refresh_button = QPushButton("Refresh balances")
         self.refresh_button.clicked.connect(self.refresh_balances)
@@ -185,6 +208,7 @@ class WalletPage(QWidget):
             self.confirm_button,
             self.sol_label,
             self.token_label,
+            self.payout_state,
             self.balance_problem,
             self.refresh_button,
         ):
@@ -219,7 +243,7 @@ class WalletPage(QWidget):
             actions.addWidget(button)
         actions.addStretch(1)
         layout.addLayout(actions)
-        self.message = Message()
+        self.message = _LinkMessage()
         self.message.setOpenExternalLinks(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         layout.addWidget(self.message)
@@ -227,7 +251,8 @@ class WalletPage(QWidget):
 
         self.show_address()
         bridge.on("wallet.*", self, lambda _data: self.show_address())
-        bridge.on("node.payout", self, lambda _data: self.refresh_balances())
+        self.show_payout_state()
+        bridge.on("ledger.changed", self, self._on_ledger_changed)
 
     # -- display -------------------------------------------------------------------------
     def show_address(self) -> None:
@@ -439,6 +464,21 @@ class WalletPage(QWidget):
     def _sent(self, signature: str) -> None:
         self.last_signature = signature
         url = self._services.explorer_url(signature)
-        shown = f'<a href="{url}">{signature}</a>' if url else signature
-        self.message.ok(f"Sent: {shown}")
+        if url:
+            self.message.link("Sent: ", url, signature)
+        else:
+            self.message.ok(f"Sent: {signature}")
         self.refresh_balances()
+
+    def _on_ledger_changed(self, data: dict[str, object]) -> None:
+        self.show_payout_state()
+        if data.get("status") == "paid":  # a payout confirmed on chain: the balance moved
+            self.refresh_balances()
+
+    def show_payout_state(self) -> None:
+        queries = self._services.earnings()
+        try:
+            state = queries.payout_state()
+        finally:
+            queries.close()
+        self.payout_state.setText(payout_state_text(state, self._services.token_decimals, self._services.unit_symbol))
