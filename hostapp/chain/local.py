@@ -174,6 +174,10 @@ class LocalChain:
         )
         return self._rt().sign_and_execute([instruction], faucet)
 
+    def load_account(self, pubkey: str, data: bytes, owner: str) -> None:
+        """Place a rent-exempt account with this data (state of a program not deployed here, for tests)."""
+        self._rt().load_account(pubkey, data, owner)
+
     def token_balance(self, owner: str) -> int:
         """The owner's balance of the grid token in base units (0 without an account)."""
         from hostapp.chain.token_layout import parse_token_account

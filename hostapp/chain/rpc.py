@@ -51,6 +51,7 @@ class SolanaRpc:
             "getSignatureStatuses": self.get_signature_statuses,
             "getTokenAccountsByOwner": self.get_token_accounts_by_owner,
             "getTokenAccountBalance": self.get_token_account_balance,
+            "getProgramAccounts": self.get_program_accounts,
             "getSignaturesForAddress": self.get_signatures_for_address,
             "getTransaction": self.get_transaction,
             "requestAirdrop": self.request_airdrop,
@@ -154,6 +155,19 @@ class SolanaRpc:
                 continue
             found.append({"pubkey": pubkey, "account": self._account_json(pubkey, encoding)})
         return self._context(found)
+
+    def get_program_accounts(self, params: list[Any]) -> Any:
+        """Accounts owned by a program, narrowed by `dataSize` and `memcmp` filters (all must match)."""
+        owner = _pubkey(params, 0)
+        config = _config(params, 1)
+        encoding = config.get("encoding", "base64")
+        filters = [_account_filter(f) for f in config.get("filters") or []]
+        found = []
+        for pubkey, account in self._rt.program_accounts(owner):
+            raw = bytes(account.data)
+            if all(match(raw) for match in filters):
+                found.append({"pubkey": pubkey, "account": self._account_json(pubkey, encoding)})
+        return self._context(found) if config.get("withContext") else found
 
     def get_token_account_balance(self, params: list[Any]) -> Any:
         pubkey = _pubkey(params, 0)
@@ -289,6 +303,27 @@ def _error(rid: Any, code: int, message: str, data: Any = None) -> dict[str, Any
 def _config(params: list[Any], index: int) -> dict[str, Any]:
     value = params[index] if len(params) > index else None
     return dict(value) if isinstance(value, dict) else {}
+
+
+def _account_filter(spec: Any) -> Callable[[bytes], bool]:
+    """One getProgramAccounts filter: {"dataSize": n} or {"memcmp": {"offset", "bytes", "encoding"}}."""
+    if isinstance(spec, dict) and isinstance(spec.get("dataSize"), int):
+        size = spec["dataSize"]
+        return lambda raw: len(raw) == size
+    memcmp = spec.get("memcmp") if isinstance(spec, dict) else None
+    if not isinstance(memcmp, dict) or not isinstance(memcmp.get("offset"), int) or memcmp["offset"] < 0:
+        raise RpcError(INVALID_PARAMS, "Invalid params: a filter is {dataSize: n} or {memcmp: {offset, bytes}}")
+    offset, text = memcmp["offset"], memcmp.get("bytes")
+    if not isinstance(text, str):
+        raise RpcError(INVALID_PARAMS, "Invalid params: memcmp.bytes must be a string")
+    encoding = memcmp.get("encoding", "base58")
+    if encoding not in ("base58", "base64"):
+        raise RpcError(INVALID_PARAMS, f"Invalid params: unsupported memcmp encoding {encoding}")
+    try:
+        wanted = base64.b64decode(text, validate=True) if encoding == "base64" else b58decode(text)
+    except ValueError as exc:
+        raise RpcError(INVALID_PARAMS, f"Invalid params: memcmp.bytes: {exc}") from None
+    return lambda raw: raw[offset : offset + len(wanted)] == wanted
 
 
 def _checked_pubkey(value: Any) -> str:

@@ -135,6 +135,17 @@ class ChainRuntime:
                 found.append((pubkey, account))
         return found
 
+    def program_accounts(self, owner: str) -> list[tuple[str, Account]]:
+        """Every live account owned by `owner` that this chain has recorded (getProgramAccounts)."""
+        with self._lock:
+            stored = [a.pubkey for a in self._store.accounts() if a.owner == owner]
+        found = []
+        for pubkey in stored:
+            account = self.account(pubkey)
+            if account is not None and str(account.owner) == owner:
+                found.append((pubkey, account))
+        return found
+
     def decimals_of(self, mint: str) -> int:
         with self._lock:
             if mint not in self._decimals:
@@ -240,6 +251,22 @@ class ChainRuntime:
                 StoredTransaction(0, f"genesis-{pubkey}", self.slot, int(time.time()), b"", "{}", None),
                 [],
                 [stored],
+                [],
+                self.slot,
+            )
+
+    def load_account(self, pubkey: str, data: bytes, owner: str, lamports: int | None = None) -> None:
+        """Place an account with given data, as genesis does: the state of a program whose binary is not
+        on this chain (e.g. Nosana's accounts in tests), so reads of it go through the real RPC path."""
+        with self._lock:
+            if lamports is None:
+                lamports = int(self._svm.minimum_balance_for_rent_exemption(len(data)))
+            account = Account(lamports, bytes(data), Pubkey.from_string(owner))
+            self._svm.set_account(Pubkey.from_string(pubkey), account)
+            self._store.commit_transaction(
+                StoredTransaction(0, f"load-{pubkey}-{time.time_ns()}", self.slot, int(time.time()), b"", "{}", None),
+                [],
+                [_stored(pubkey, account)],
                 [],
                 self.slot,
             )
