@@ -1,0 +1,26 @@
+"""Program-derived addresses a Nosana node uses: its stake account, token accounts, NFT metadata."""
+
+from __future__ import annotations
+
+from solders.pubkey import Pubkey
+
+from hostapp.nosana.ids import ASSOCIATED_TOKEN_PROGRAM, METADATA_PROGRAM, NOS_MINT, STAKING_PROGRAM, TOKEN_PROGRAM
+
+
+def stake_address(
+    authority: Pubkey, *, nos_mint: Pubkey = NOS_MINT, staking_program: Pubkey = STAKING_PROGRAM
+) -> Pubkey:
+    """The node's stake account: seeds ["stake", NOS mint, authority] under the staking program."""
+    return Pubkey.find_program_address([b"stake", bytes(nos_mint), bytes(authority)], staking_program)[0]
+
+
+def associated_token_address(owner: Pubkey, mint: Pubkey) -> Pubkey:
+    """The owner's associated token account for `mint` (SPL Token, not Token-2022)."""
+    seeds = [bytes(owner), bytes(TOKEN_PROGRAM), bytes(mint)]
+    return Pubkey.find_program_address(seeds, ASSOCIATED_TOKEN_PROGRAM)[0]
+
+
+def metadata_address(mint: Pubkey) -> Pubkey:
+    """Metaplex metadata of an NFT: seeds ["metadata", metadata program, mint]."""
+    seeds = [b"metadata", bytes(METADATA_PROGRAM), bytes(mint)]
+    return Pubkey.find_program_address(seeds, METADATA_PROGRAM)[0]

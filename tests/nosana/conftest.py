@@ -1,0 +1,62 @@
+"""The official Nosana npm clients as a reference oracle, run under Node.js.
+
+scripts/setup.sh installs the pinned packages (tests/nosana/oracle/package.json and its lock
+file) into build/nosana-oracle/; if that folder is missing, this fixture runs the same `npm ci`.
+Only a machine without node/npm skips, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ORACLE_SOURCE = ROOT / "tests" / "nosana" / "oracle"
+ORACLE_DIR = ROOT / "build" / "nosana-oracle"
+
+Oracle = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def _install(node: str, npm: str) -> None:
+    """Mirror of the setup step: copy the manifest and lock file, `npm ci` when they changed."""
+    ORACLE_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = ORACLE_DIR / "node_modules" / ".hostapp-installed"
+    for name in ("package.json", "package-lock.json"):
+        if not (ORACLE_DIR / name).exists() or (ORACLE_DIR / name).read_bytes() != (ORACLE_SOURCE / name).read_bytes():
+            shutil.copyfile(ORACLE_SOURCE / name, ORACLE_DIR / name)
+            stamp.unlink(missing_ok=True)
+    if not stamp.exists():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ORACLE_DIR, check=True, timeout=600)
+        stamp.touch()
+
+
+@pytest.fixture(scope="session")
+def oracle() -> Oracle:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("Node.js/npm are not installed: the conformance tests run the official Nosana npm clients")
+    _install(node, npm)
+    shutil.copyfile(ORACLE_SOURCE / "oracle.mjs", ORACLE_DIR / "oracle.mjs")
+
+    def ask(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            [node, "oracle.mjs"],
+            cwd=ORACLE_DIR,
+            input=json.dumps(requests),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        answers: list[dict[str, Any]] = json.loads(done.stdout)
+        assert len(answers) == len(requests)
+        return answers
+
+    return ask
