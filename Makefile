@@ -1,10 +1,14 @@
-.PHONY: setup test test-package run node lint bench deb
+.PHONY: setup test test-package run node lint bench deb soak
 
 setup:
 	bash scripts/setup.sh
 
 test:
 	bash scripts/test.sh
+
+# The journey tier (tests/journeys) for 60 minutes, printing RSS and CPU over time (scripts/soak.sh).
+soak:
+	bash scripts/soak.sh
 
 run:
 	bash scripts/run.sh

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-PACKAGES=(docker.io dbus dbus-x11 gnome-keyring xvfb xdotool busybox-static debootstrap
+PACKAGES=(docker.io dbus dbus-x11 gnome-keyring xvfb xdotool trayer busybox-static debootstrap
           docker-registry iptables libegl1 libgl1 libfontconfig1 libxkbcommon-x11-0 libxcb-cursor0
           libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libdbus-1-3
           desktop-file-utils appstream python3-venv dpkg-dev binutils systemd python3-gi)
@@ -48,4 +48,20 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 
 bash scripts/build-images.sh
+
+# The official Nosana npm clients, the reference tests/nosana checks the Python port against:
+# pinned by tests/nosana/oracle/package-lock.json, installed (npm ci) only when the pins changed.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  oracle=build/nosana-oracle
+  mkdir -p "$oracle"
+  if ! cmp -s tests/nosana/oracle/package-lock.json "$oracle/package-lock.json" \
+     || ! cmp -s tests/nosana/oracle/package.json "$oracle/package.json" \
+     || [ ! -f "$oracle/node_modules/.hostapp-installed" ]; then
+    cp tests/nosana/oracle/package.json tests/nosana/oracle/package-lock.json "$oracle/"
+    (cd "$oracle" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$oracle/node_modules/.hostapp-installed"
+  fi
+else
+  echo "setup: node/npm not found: the Nosana conformance tests (tests/nosana) will skip; install Node.js >= 20.18"
+fi
 echo "setup: ready"
