@@ -18,6 +18,7 @@ from hostapp.ledger import NEXT_PAYOUT_KEY, SELECT_ROWS, LedgerRow, row_of
 
 EARNED_STATUSES = ("credited", "paid")
 HOUR = 3600
+RECENT_MIN_SECONDS = 600
 
 
 class Period(StrEnum):
@@ -212,6 +213,21 @@ class EarningsQueries:
             _SINCE_SQL,
             (start,),
         )
+
+    def recent_earnings(self, now: float, window_seconds: int) -> tuple[int, int]:
+        """(earned, seconds covered) by work started in the last `window_seconds`: the node's current
+        earning rate for estimates. Covered is from the first such job's start (at least 10 min, so one
+        short job is not scaled up to a day), at most the window."""
+        row = self._conn.execute(
+            "SELECT COALESCE(SUM(amount), 0), MIN(started_at) FROM ledger "
+            "WHERE started_at >= ? AND status IN ('credited', 'paid')",  # the started_at index
+            (now - window_seconds,),
+        ).fetchone()
+        earned, first = int(row[0]), row[1]
+        if not earned or first is None:
+            return 0, 0
+        covered = min(window_seconds, max(RECENT_MIN_SECONDS, int(now - float(first))))
+        return earned, covered
 
     def payout_state(self) -> PayoutState:
         """Pending vs paid (all time, from the hourly summary) and the next payout time the grid gave."""

@@ -11,6 +11,25 @@ from typing import Any
 DEMO_IMAGE = "hostapp/demo-inference:1"
 DEMO_PRICE_PER_SECOND = 1_000  # test-token base units
 DEMO_TIMEOUT_SECONDS = 300
+# The demo rate the embedded grid declares on /v1/health (hostapp/pricing.py): 1 test token = $0.05,
+# so the demo job's 0.001 token/s is $4.32 a day of full work — the order of what a gaming GPU
+# earns on consumer compute grids, so the figures look like what a real grid would pay.
+DEMO_RATE_MINOR_UNITS = 5
+DEMO_RATE_CURRENCY = "USD"
+DEMO_SOL_PRICE_MINOR_UNITS = 15_000  # $150 per SOL: the order of its market price, for fee figures
+# SOL the embedded grid gives a newly registered node for withdrawal fees (local chain airdrop,
+# once per node): ~2000 transfers at 5000 lamports, or a few recipient token accounts (0.002 SOL each).
+FEE_FUNDING_LAMPORTS = 10_000_000
+
+
+def demo_token_price(now: int) -> dict[str, Any]:
+    """The rate the embedded grid declares (models.TokenPrice fields): fixed, so always as of now."""
+    return {
+        "minor_units_per_token": DEMO_RATE_MINOR_UNITS,
+        "currency": DEMO_RATE_CURRENCY,
+        "as_of": now,
+        "sol_minor_units_per_sol": DEMO_SOL_PRICE_MINOR_UNITS,
+    }
 
 
 def demo_definition() -> dict[str, Any]:

@@ -36,11 +36,22 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class TokenPrice(BaseModel):
+    """What the grid says one whole token is worth: integer minor units (cents) of `currency`."""
+
+    minor_units_per_token: int
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    as_of: int  # unix time the price was set
+    sol_minor_units_per_sol: int | None = None  # SOL in the same currency (what withdrawal fees cost)
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
     time: int
     jobs_queued: int
+    token_price: TokenPrice | None = None  # None: the grid declares no rate
+    offered_price_per_second: int | None = None  # token base units/s the grid offers now (its demo job)
 
 
 # ---------------------------------------------------------------- node calls

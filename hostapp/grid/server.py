@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 from fastapi import Depends, FastAPI, Query, Request, Response
@@ -28,7 +28,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hostapp import __version__
 from hostapp.grid import models
-from hostapp.grid.demo import DEMO_PRICE_PER_SECOND, DEMO_TIMEOUT_SECONDS, demo_definition
+from hostapp.grid.demo import (
+    DEMO_PRICE_PER_SECOND,
+    DEMO_TIMEOUT_SECONDS,
+    FEE_FUNDING_LAMPORTS,
+    demo_definition,
+    demo_token_price,
+)
 from hostapp.grid.grid_store import GridError, GridStore
 from hostapp.grid.owner_token import bearer, new_token
 from hostapp.grid.payouts import PayoutSink, PayoutWorker
@@ -38,6 +44,7 @@ from hostapp.grid.validation import validate_definition
 log = logging.getLogger(__name__)
 
 NODE_PREFIX = "/v1/node"
+ENDPOINT_FILE = "endpoint.json"  # {"url": ...} of a running LocalGrid, in its state folder
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 Scope = MutableMapping[str, Any]
@@ -53,6 +60,15 @@ class GridConfig:
     heartbeat_seconds: int = 10
     signature_window_seconds: int = DEFAULT_WINDOW_SECONDS
     demo_feed: bool = False
+    # SOL given once to each newly registered node so it can pay withdrawal fees (0: none).
+    fee_funding_lamports: int = 0
+
+
+@runtime_checkable
+class FeeFunder(Protocol):
+    """A chain with a faucet (hostapp.chain.LocalChain): how the embedded grid funds new nodes' fees."""
+
+    def airdrop(self, pubkey: str, lamports: int) -> str: ...
 
 
 class JobSignal:
@@ -88,6 +104,7 @@ class GridService:
         self.config = config
         self.signal = JobSignal()
         self.payouts = PayoutWorker(store, payouts) if payouts is not None else None
+        self.funder = payouts if isinstance(payouts, FeeFunder) else None
         self._demo_lock = threading.Lock()
 
     def start(self) -> None:
@@ -161,6 +178,30 @@ class GridService:
                 await asyncio.wait_for(event.wait(), timeout=min(remaining, 1.0))
             except TimeoutError:
                 pass
+
+    def register(self, node: str, registration: models.NodeRegistration) -> dict[str, Any]:
+        """Registers (or updates) a node; a new one gets SOL for withdrawal fees where this grid can give it:
+        payouts come in the grid token only, and without SOL the user could never move them."""
+        new = self.store.node(node) is None
+        info = self.store.upsert_node(node, registration.model_dump(), time.time())
+        if new and self.funder is not None and self.config.fee_funding_lamports > 0:
+            try:
+                self.funder.airdrop(node, self.config.fee_funding_lamports)
+            except Exception:  # funding is a courtesy: a failure must not refuse the node
+                log.warning("could not fund node %s with SOL for fees", node, exc_info=True)
+        return info
+
+    def health(self) -> models.Health:
+        demo = self.config.demo_feed  # the demo grid declares its demo rate and its demo job's price
+        now = int(time.time())
+        return models.Health(
+            status="ok",
+            version=__version__,
+            time=now,
+            jobs_queued=self.store.queued_count(),
+            token_price=models.TokenPrice(**demo_token_price(now)) if demo else None,
+            offered_price_per_second=DEMO_PRICE_PER_SECOND if demo else None,
+        )
 
     def record_result(self, node: str, job_id: str, attempt: int, result: models.JobResult) -> dict[str, Any]:
         accepted, credit = self.store.record_result(node, job_id, attempt, result.model_dump(), time.time())
@@ -339,9 +380,7 @@ def create_app(service: GridService, owner_token: str | None = None) -> FastAPI:
 
     @app.get("/v1/health", response_model=models.Health)
     def health() -> models.Health:
-        return models.Health(
-            status="ok", version=__version__, time=int(time.time()), jobs_queued=service.store.queued_count()
-        )
+        return service.health()
 
     # ------------------------------------------------------------ owner calls
 
@@ -369,7 +408,7 @@ def create_app(service: GridService, owner_token: str | None = None) -> FastAPI:
 
     @app.put("/v1/node", response_model=models.NodeInfo, responses=errors, openapi_extra=node_auth_doc)
     def register(registration: models.NodeRegistration, request: Request) -> dict[str, Any]:
-        return service.store.upsert_node(node_of(request), registration.model_dump(), time.time())
+        return service.register(node_of(request), registration)
 
     @app.get("/v1/node", response_model=models.NodeInfo, responses=errors, openapi_extra=node_auth_doc)
     def node_info(request: Request) -> dict[str, Any]:
@@ -453,7 +492,7 @@ class LocalGrid:
         self.chain = chain
         self.host = host
         self.port = port
-        self.config = config or GridConfig(demo_feed=True)
+        self.config = config or GridConfig(demo_feed=True, fee_funding_lamports=FEE_FUNDING_LAMPORTS)
         # The install's token (hostapp.grid.owner_token) for the app and devgrid; tests get a fresh one.
         self.owner_token = owner_token or new_token()
         self._server: Any = None
@@ -491,12 +530,15 @@ class LocalGrid:
             raise
         self.port = self._server.port
         self._server.start(timeout)
+        # Where other processes of this install (`hostapp wallet balance`) read this grid's rate.
+        (self.state_dir / ENDPOINT_FILE).write_text(json.dumps({"url": self.url}), encoding="utf-8")
         log.info("local grid listening on %s (state in %s)", self.url, self.state_dir)
         return self.url
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
+            (self.state_dir / ENDPOINT_FILE).unlink(missing_ok=True)
         if self.service is not None:
             self.service.stop()
             self.service.store.close()

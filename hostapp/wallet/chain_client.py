@@ -92,6 +92,14 @@ class WithdrawPlan:
         return text
 
 
+def _get_sol(lamports: int, address: str) -> str:
+    """How to get the SOL a withdrawal lacks: payouts come in the grid token only, never in SOL."""
+    return (
+        f"send at least {format_units(lamports, SOL_DECIMALS)} SOL to this wallet ({address}) "
+        "from an exchange or another wallet, then try again"
+    )
+
+
 def resolve_rpc_url(settings: SolanaSettings, override: str | None = None, localnet_url: str | None = None) -> str:
     """The RPC URL: an explicit override, a custom URL, the running local chain, or a public cluster."""
     if override:
@@ -302,6 +310,7 @@ class ChainClient:
             raise InsufficientFunds(
                 f"not enough SOL for the network fee: {_sol(sol)} SOL available, {_sol(fee + rent)} SOL needed"
                 + (" (fee + opening the recipient's token account)" if rent else "")
+                + f"; {_get_sol(fee + rent - sol, keystore.pubkey)}"
             )
         return WithdrawPlan("token", amount, held.decimals, destination, fee, rent, bytes(tx), mint)
 
