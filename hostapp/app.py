@@ -126,6 +126,7 @@ class Services:
             self.instance_id,
             image_cache_budget_mb=self.settings.image_cache.budget_mb,
             outputs=lambda: self.settings.outputs,  # the current section: Settings edits apply to the next op
+            models=lambda: self.settings.models,
         )
         runner.images.trusted_registries.update(self.settings.image_cache.trusted_registries)
         # A grid job's outputs go once the grid answered its result (unless outputs.keep_days says otherwise).

@@ -47,7 +47,7 @@ from hostapp.schedule.grid import Preset
 from hostapp.schedule.owner import CHANGED_TOPIC, ChangeSource, PolicyOwner
 from hostapp.schedule.policy_file import PolicyFileError, policy_from_json, policy_to_dict
 from hostapp.settlement import PayoutCheck, Settlement
-from hostapp.status import NodeSnapshot, NodeState, Problem, ReasonSnapshot, SlotSnapshot
+from hostapp.status import NodeSnapshot, NodeState, Problem, ReasonSnapshot, SlotSnapshot, duration_words
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ PRESETS = {"always": Preset.ALWAYS, "nights-and-weekends": Preset.NIGHTS_AND_WEE
 @dataclass
 class SlotStatus:
     key: str  # GPU UUID, or "cpu"
+    name: str | None = None  # the GPU's model, for people (from the registration's GPU details)
     state: NodeState = NodeState.STARTING
     headline: str = "Starting"
     reason: str = ""  # what explains the state, without the state's word (hostapp/status.py)
@@ -85,6 +86,7 @@ class SlotStatus:
     def snapshot(self) -> SlotSnapshot:
         return SlotSnapshot(
             gpu=None if self.key == CPU_SLOT else self.key,
+            gpu_name=self.name,
             state=self.state,
             headline=self.headline,
             reason=self.reason,
@@ -172,7 +174,8 @@ class Node:
         self._now = now
         self._inputs = inputs
         self._power = power  # watts a GPU draws now (telemetry), to meter each job's energy
-        self.slots = {key: SlotStatus(key) for key in (gpus or [CPU_SLOT])}
+        names = {gpu.uuid: gpu.name for gpu in self.config.gpu_details if gpu.name}
+        self.slots = {key: SlotStatus(key, names.get(key)) for key in (gpus or [CPU_SLOT])}
         self._running: dict[str, _Running] = {}
         self._local_gpus: set[str] = set()  # GPUs a `hostapp run-job` job holds: no grid job leases them
         self._lock = threading.RLock()
@@ -212,6 +215,9 @@ class Node:
         self._threads.append(supervisor)
         if self.config.prepull:
             threading.Thread(target=self._prepull, name="node-prepull", daemon=True).start()
+        models = getattr(self.runner, "models", None)  # the model cache's pre-fetch list (settings)
+        if models is not None and models.settings().prefetch:
+            threading.Thread(target=models.prefetch, name="node-model-prefetch", daemon=True).start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stops leasing; running jobs are stopped and their leases released (the grid re-offers them)."""
@@ -292,7 +298,7 @@ class Node:
             reasons=[ReasonSnapshot(kind=r.kind.value, text=r.text, gpu=r.gpu) for r in decision.reasons]
             if decision
             else [],
-            next_change=decision.next_change.isoformat() if decision and decision.next_change else None,
+            next_change=decision.shown_next_change.isoformat() if decision and decision.shown_next_change else None,
             grid_problem=self._grid_problem,
             outbox=self.grid.outbox_size(),
             **self._money(),
@@ -308,6 +314,7 @@ class Node:
             "paid": paid,
             "next_payout_at": None if next_at is None else int(next_at),
             "token_decimals": self.config.token_decimals,
+            "grid_url": self.grid.base_url,  # where `hostapp status` reads the token's rate (hostapp/pricing.py)
         }
 
     def run_local(self, request: LocalJobRequest, emit: Emit) -> dict[str, Any]:
@@ -695,11 +702,9 @@ class Node:
             self._deliver(job.job_id, job.attempt, result)
 
     def _show_working(self, slot: SlotStatus) -> None:
-        left = ""
-        if slot.job_started_at is not None and slot.timeout_seconds is not None:
-            minutes = max(0, int(slot.job_started_at + slot.timeout_seconds - time.time()) // 60)
-            left = f", up to {minutes} min left"
-        reason = f"job {slot.job_id}{left}"
+        # The timeout is a limit, not a forecast: a 1 s job with a 4 min limit is not "4 min left".
+        limit = f" (time limit {duration_words(slot.timeout_seconds)})" if slot.timeout_seconds else ""
+        reason = f"job {slot.job_id}{limit}"
         self._set(slot, NodeState.WORKING, f"Working — {reason}", reason=reason)
 
     def _heartbeats(self, running: _Running) -> None:

@@ -153,6 +153,17 @@ class JobPullProgress(Topic):
     finished: bool
 
 
+class ResourceProgress(Topic):
+    """A model resource being fetched into the model cache (hostapp/resources/cache.py)."""
+
+    job_id: str | None  # None for a pre-fetch at node start
+    resource: str  # the URL or repo the job named (never its credentials)
+    kind: Literal["S3", "HF"]
+    bytes_done: int
+    bytes_total: int
+    finished: bool
+
+
 # ---------------------------------------------------------------- GPU (hostapp/gpu/)
 
 
@@ -160,6 +171,8 @@ class GpuTelemetry(Topic):
     uuid: str
     index: int
     sample: Any  # a hostapp.gpu.probe.GpuSample
+    name: str | None = None  # the card's model, e.g. "NVIDIA GeForce RTX 4090"
+    power_limit_w: float | None = None  # the power gauge's end (NVML's management limit)
 
     @field_validator("sample")
     @classmethod
@@ -254,6 +267,7 @@ TOPICS: dict[str, type[Topic]] = {
     "job.frozen": JobFrozen,
     "job.thawed": JobThawed,
     "job.pull.progress": JobPullProgress,
+    "resource.progress": ResourceProgress,
     "gpu.telemetry": GpuTelemetry,
     "gpu.read_failed": GpuReadFailed,
     "gpu.read_recovered": GpuReadRecovered,

@@ -1,4 +1,4 @@
-"""`hostapp run-job FILE.json [--gpu UUID] [--dry-run] [--json] [--network] [--timeout S] [--standalone]`.
+"""`hostapp run-job FILE.json|FILE.yaml [--gpu UUID] [--dry-run] [--json] [--network] [--timeout S] [--standalone]`.
 
 Exit codes: 0 the job succeeded (dry run: runnable here), 1 the job failed, 2 the definition is
 invalid (each error with its JSON path), 3 valid but not runnable here (each `unsupported:` line).
@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "run-job", help="run a Nosana-style job definition locally, like the grid would"
     )
-    parser.add_argument("file", metavar="FILE.json", help="the job definition")
+    parser.add_argument("file", metavar="FILE.json", help="the job definition (JSON, or YAML as .yaml/.yml)")
     parser.add_argument("--gpu", metavar="UUID", help="the GPU to hand to GPU ops (`hostapp gpu` shows UUIDs)")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (no live output)")
@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}", EXIT_INVALID) from None
     if not 1 <= args.timeout <= MAX_TIMEOUT_SECONDS:
         raise CliError(f"--timeout must be between 1 and {MAX_TIMEOUT_SECONDS} seconds", EXIT_INVALID)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        raw = _yaml_as_json(raw, path, args)
+        if not raw:
+            return EXIT_INVALID
     printer = _Progress(quiet=args.json)
     request = {
         "name": path.stem,
@@ -60,6 +64,18 @@ def run(args: argparse.Namespace) -> int:
     if answer is None:
         answer = _in_this_process(raw, request, printer)
     return _report(answer, path, args)
+
+
+def _yaml_as_json(raw: bytes, path: Path, args: argparse.Namespace) -> bytes:
+    """A YAML definition as the JSON text the rest reads (b"" after printing why it is not one)."""
+    from hostapp.jobs.yaml_text import YamlDefinitionError, load_yaml_definition
+
+    try:
+        data = load_yaml_definition(raw)
+    except YamlDefinitionError as exc:
+        _report({"outcome": "invalid", "errors": [[exc.path, exc.reason]]}, path, args)
+        return b""
+    return json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def _through_running_app(raw: bytes, request: dict[str, Any], printer: _Progress) -> dict[str, Any] | None:
@@ -153,6 +169,10 @@ class _Progress:
             mib, total = data.get("bytes_done", 0) / 1048576, data.get("bytes_total", 0) / 1048576
             layers = f"{data.get('layers_done')}/{data.get('layers_total')} layers"
             _say(f"pull {data.get('image')}: {layers}, {mib:.1f}/{total:.1f} MiB", file=sys.stderr, flush=True)
+        elif topic == "resource.progress":
+            gb, total = data.get("bytes_done", 0) / 1e9, data.get("bytes_total", 0) / 1e9
+            state = "ready" if data.get("finished") else "fetching"
+            _say(f"model {data.get('resource')}: {state}, {gb:.2f}/{total:.2f} GB", file=sys.stderr, flush=True)
         elif topic == "job.started":
             _say(f"job {data.get('job_id')}: {data.get('ops')} ops", file=sys.stderr, flush=True)
 
@@ -184,8 +204,13 @@ def _print_plan(plan: list[dict[str, Any]], lines: list[str], as_json: bool) -> 
         print(json.dumps({"runnable": not lines, "unsupported": lines, "plan": plan}, indent=2))
     else:
         for entry in plan:
-            details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("op", "type") and v is not None)
+            shown = {k: v for k, v in entry.items() if k not in ("op", "type", "resources") and v is not None}
+            details = ", ".join(f"{k}={v}" for k, v in shown.items())
             _say(f"plan: {entry['op']} ({entry['type']}) {details}".rstrip())
+            for res in entry.get("resources") or []:
+                files = ", ".join(res["files"]) if res.get("files") else "all files"
+                mode = "writable copy" if res.get("writable") else "read-only"
+                _say(f"plan:   resource {res['type']} {res['source']} -> {res['target'] or '-'} ({files}; {mode})")
         for line in lines:
             _say(line)
         _say("runnable on this machine" if not lines else "not runnable on this machine")

@@ -28,6 +28,9 @@ class GridSettings(_Section):
     token_mint: str | None = None
     heartbeat_seconds: int = Field(default=10, ge=1, le=600)
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # "nosana" (beta, docs/nosana.md) is off unless chosen; the node does not act on it yet: the
+    # GridBackend seam that routes work to Nosana comes with the daemon split.
+    backend: Literal["embedded", "nosana"] = "embedded"
 
 
 class SolanaSettings(_Section):
@@ -54,6 +57,27 @@ class ImageCacheSettings(_Section):
     trusted_registries: list[str] = Field(default_factory=list)
 
 
+class ModelSettings(_Section):
+    """The model cache (hostapp/resources/): S3 and HF resources fetched once, mounted read-only."""
+
+    budget_mb: int = Field(default=102_400, ge=1)  # every cached model together (LRU beyond it)
+    max_resource_mb: int = Field(default=102_400, ge=1)  # one resource
+    max_job_mb: int = Field(default=204_800, ge=1)  # every resource of one job
+    hf_endpoint: str | None = None  # None: $HF_ENDPOINT, else https://huggingface.co
+    hf_token: str | None = Field(default=None, repr=False)  # for gated/private HF repos (a job's own wins)
+    s3_endpoint_url: str | None = None  # where s3:// URLs go; None: AWS
+    # Hosts (host or host:port) grid jobs may fetch from although they resolve to a loopback, LAN or
+    # link-local address (a mirror the user runs); every other such host is refused.
+    trusted_hosts: list[str] = Field(default_factory=list)
+    # Resources (as in a job definition: {"type": "HF", "repo": ..., "target": ...}) fetched at node start.
+    prefetch: list[dict[str, object]] = Field(default_factory=list)
+    concurrency: int = Field(default=4, ge=1, le=32)  # parallel downloads (files, or parts of one file)
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)  # connect/read timeout of one request
+    # A cached resource is checked against its source (one listing) before a job mounts it, unless the
+    # same source was listed with the same credentials this recently (0: every job lists).
+    revalidate_seconds: int = Field(default=60, ge=0, le=86_400)
+
+
 class OutputSettings(_Section):
     """What job outputs (data/jobs) may take on this machine, and how long they are kept."""
 
@@ -73,6 +97,19 @@ class NotificationSettings(_Section):
     error_needs_action: bool = True
 
 
+class PricingSettings(_Section):
+    """Where the tokens' value in money comes from (hostapp/pricing.py, docs/wallet.md)."""
+
+    # "grid": the rate the grid declares (the embedded grid: its demo rate); "fixed": the price below;
+    # "off": tokens only.
+    source: Literal["grid", "fixed", "off"] = "grid"
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")  # None: from the locale, else USD
+    minor_units_per_token: int = Field(default=0, ge=0, le=10**12)  # "fixed": cents (minor units) per token
+    sol_minor_units_per_sol: int = Field(default=0, ge=0, le=10**12)  # "fixed": SOL's price, for fees (0: unknown)
+    # Estimates before the first job assume the card has work this share of the day.
+    utilisation_percent: int = Field(default=50, ge=1, le=100)
+
+
 class GpuSettings(_Section):
     enabled_uuids: list[str] | None = None  # None: every detected GPU
     telemetry_interval_seconds: float = Field(default=1.0, ge=0.1, le=60)
@@ -86,8 +123,10 @@ class Settings(_Section):
     jobs: JobLimits = Field(default_factory=JobLimits)
     image_cache: ImageCacheSettings = Field(default_factory=ImageCacheSettings)
     outputs: OutputSettings = Field(default_factory=OutputSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     gpus: GpuSettings = Field(default_factory=GpuSettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
     autostart: bool = False
     # Thousandths of the user's currency per kWh: integers, like every amount in hostapp.
     electricity_milli_per_kwh: int = Field(default=0, ge=0, le=10_000_000)

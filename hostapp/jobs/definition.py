@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -158,21 +160,79 @@ class S3Bucket(_Strict):
     files: list[ShortText] | None = None
 
 
-class Resource(_Strict):
-    """S3 / Hugging Face / Ollama model resources: parsed so they can be named, never fetched here."""
+def resource_file_name(value: str) -> str:
+    """A file inside a model resource: a relative path that stays inside it (no `..`, no absolute path)."""
+    _no_nul(value)
+    if not value or value.startswith("/") or "\\" in value:
+        raise ValueError(f"must be a relative path inside the resource, got {value!r}")
+    parts = value.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"must not contain empty, '.' or '..' components, got {value!r}")
+    return value
 
-    type: Literal["S3", "HF", "Ollama"] | None = None
+
+ResourceFile = Annotated[str, StringConstraints(max_length=1024)]
+
+
+class Resource(_Strict):
+    """An S3 / Hugging Face / Ollama model resource (docs/job-format.md, "Model resources").
+
+    S3 and HF resources are fetched into the node's model cache and mounted read-only at `target`
+    (hostapp/resources/); Ollama models are parsed and named, but not fetched by this host.
+    """
+
+    type: Literal["S3", "HF", "Ollama"]
     url: ShortText | None = None
-    target: ShortText | None = None
-    files: Annotated[list[ShortText], Field(max_length=4096)] | None = None
+    target: str | None = None
+    files: Annotated[list[ResourceFile], Field(max_length=4096)] | None = None
     allowWrite: bool | None = None  # Nosana's spelling
     bucket: ShortText | None = None
     buckets: Annotated[list[S3Bucket], Field(max_length=256)] | None = None
-    IAM: dict[ShortText, ShortText] | None = None
+    IAM: dict[ShortText, ShortText] | None = Field(default=None, repr=False)
     repo: ShortText | None = None
     revision: ShortText | None = None
-    accessToken: ShortText | None = None
+    accessToken: ShortText | None = Field(default=None, repr=False)
     model: ShortText | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        return None if value is None else _mount_target(value)
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            resource_file_name(name)
+        return value
+
+    @field_validator("IAM")
+    @classmethod
+    def _iam(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        unknown = sorted(set(value or {}) - {"REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"})
+        if unknown:
+            raise ValueError(f"unknown IAM keys {unknown}: use REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY")
+        if value and bool(value.get("ACCESS_KEY_ID")) != bool(value.get("SECRET_ACCESS_KEY")):
+            raise ValueError("IAM needs both ACCESS_KEY_ID and SECRET_ACCESS_KEY (or neither)")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> Resource:
+        needs = {"S3": ("url", "target"), "HF": ("repo", "target"), "Ollama": ("model",)}[self.type]
+        if self.type == "S3" and self.buckets:
+            needs = ("target",)
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"an {self.type} resource needs {' and '.join(repr(m) for m in missing)}")
+        foreign = {
+            "S3": ("repo", "revision", "model", "accessToken"),
+            "HF": ("url", "bucket", "buckets", "IAM", "model"),
+            "Ollama": ("url", "bucket", "buckets", "IAM", "repo", "revision", "files", "accessToken", "allowWrite"),
+        }[self.type]
+        extra = [name for name in foreign if getattr(self, name) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(repr(e) for e in extra)} is not a field of an {self.type} resource")
+        return self
 
 
 class DockerAuth(_Strict):
@@ -206,7 +266,27 @@ class Volume(_Strict):
         return _mount_target(value)
 
 
-ResourceItem = Resource | SpreadMarker | Literal["__remove-if-empty__"]
+def _resource_kind(value: Any) -> str | None:
+    """Which shape a `resources` item is, so an invalid resource gets the resource's errors only."""
+    if isinstance(value, str):
+        return "marker"
+    if isinstance(value, Resource | SpreadMarker):
+        return "spread" if isinstance(value, SpreadMarker) else "resource"
+    if isinstance(value, Mapping):
+        return "spread" if SPREAD_KEY in value else "resource"
+    return None
+
+
+ResourceItem = Annotated[
+    Annotated[Resource, Tag("resource")]
+    | Annotated[SpreadMarker, Tag("spread")]
+    | Annotated[Literal["__remove-if-empty__"], Tag("marker")],
+    Discriminator(
+        _resource_kind,
+        custom_error_type="invalid_resource",
+        custom_error_message="a resource must be an object with a type (S3, HF or Ollama)",
+    ),
+]
 CommandList = Annotated[list[Text], Field(max_length=4096)]
 
 
@@ -765,12 +845,7 @@ def unsupported(definition: JobDefinition, machine_caps: MachineCaps) -> list[st
     for op in run_ops(definition):
         args = op.args
         prefix = f"unsupported: op {op.id}"
-        if args.resources:
-            kinds = sorted(
-                {r.type or "?" for r in args.resources if isinstance(r, Resource)}
-                | ({"literal"} if any(isinstance(r, SpreadMarker) for r in args.resources) else set())
-            )
-            lines.append(f"{prefix}: args.resources: {'/'.join(kinds)} model resources are not downloaded by this host")
+        lines += _unsupported_resources(prefix, args.resources or [])
         if args.expose is not None:
             lines.append(
                 f"{prefix}: args.expose: exposed service ports need a public tunnel, which this host does not provide"
@@ -792,6 +867,33 @@ def unsupported(definition: JobDefinition, machine_caps: MachineCaps) -> list[st
                     "restarts forever; give restart_tries"
                 )
     return lines
+
+
+def _unsupported_resources(prefix: str, resources: Sequence[Resource | SpreadMarker | str]) -> list[str]:
+    """S3 and HF resources are fetched into the model cache (hostapp/resources/); the rest say why not."""
+    lines = []
+    for index, item in enumerate(resources):
+        where = f"{prefix}: args.resources[{index}]"
+        if isinstance(item, SpreadMarker):
+            lines.append(f"{where}: a resource list from a literal (__spread__) is not fetched by this host")
+        elif isinstance(item, Resource) and item.type == "Ollama":
+            lines.append(
+                f"{where}: Ollama model {item.model!r} is not fetched by this host (no Ollama registry "
+                "client yet); name the weights as an HF or S3 resource instead"
+            )
+        elif isinstance(item, Resource) and item.buckets:
+            lines.append(f"{where}.buckets: S3 resources with several buckets are not fetched by this host")
+    return lines
+
+
+def resources(definition: JobDefinition) -> list[tuple[RunOp, int, Resource]]:
+    """The S3 and HF resources of every container/run op: what the runner fetches and mounts."""
+    return [
+        (op, index, item)
+        for op in run_ops(definition)
+        for index, item in enumerate(op.args.resources or [])
+        if isinstance(item, Resource) and item.type in ("S3", "HF") and not item.buckets
+    ]
 
 
 def gpu_requirements(definition: JobDefinition) -> GpuRequirements:
@@ -825,4 +927,10 @@ def redacted_json(definition: JobDefinition) -> str:
         docker = (op.get("args", {}).get("authentication") or {}).get("docker")
         if docker and docker.get("password"):
             docker["password"] = REDACTED
+        for item in op.get("args", {}).get("resources") or []:
+            # A resource's IAM keys and HF token are used for its fetch only: never stored or shown.
+            if isinstance(item, dict) and item.get("IAM"):
+                item["IAM"] = {key: value if key == "REGION" else REDACTED for key, value in item["IAM"].items()}
+            if isinstance(item, dict) and item.get("accessToken"):
+                item["accessToken"] = REDACTED
     return json.dumps(data, sort_keys=True)

@@ -9,7 +9,8 @@ The answer is a JSON-able dict whose `outcome` is one of:
 - "unsupported": `unsupported` lines and the `plan`                    → exit 3
 - "planned": the `plan` (a dry run of a runnable definition)           → exit 0
 - "ran": `result`, JobResult.to_json()                                 → exit 0 if it succeeded, else 1
-Progress goes to `emit` as {"topic", "data"} events: job.started, job.log, job.pull.progress, and a
+Progress goes to `emit` as {"topic", "data"} events: job.started, job.log, job.pull.progress,
+resource.progress (model fetches), and a
 `keepalive` every 2 s (clients ignore topics they do not know).
 """
 
@@ -28,6 +29,7 @@ from hostapp.jobs.definition import (
     JobDefinition,
     JobDefinitionError,
     MachineCaps,
+    Resource,
     RunOp,
     effective_command,
     execution_order,
@@ -37,7 +39,7 @@ from hostapp.jobs.definition import (
 from hostapp.jobs.limits import MAX_TIMEOUT_SECONDS
 from hostapp.jobs.runner import JobRunner
 
-FORWARDED_TOPICS = ("job.log", "job.pull.progress")
+FORWARDED_TOPICS = ("job.log", "job.pull.progress", "resource.progress")
 KEEPALIVE_SECONDS = 2.0
 
 
@@ -86,10 +88,26 @@ def plan(definition: JobDefinition, network: bool) -> list[dict[str, Any]]:
                 output=op.args.output,
                 network="own bridge" if network else "none",
             )
+            if op.args.resources:
+                entry["resources"] = [resource_plan(item) for item in op.args.resources if isinstance(item, Resource)]
         if op.execution and op.execution.depends_on:
             entry["depends_on"] = op.execution.depends_on
         entries.append(entry)
     return entries
+
+
+def resource_plan(resource: Resource) -> dict[str, Any]:
+    """What a dry run shows of a resource: never its IAM keys or token."""
+    source = resource.url or resource.repo or resource.model
+    if resource.type == "HF" and resource.revision:
+        source = f"{source}@{resource.revision}"
+    return {
+        "type": resource.type,
+        "source": source,
+        "target": resource.target,
+        "files": list(resource.files) if resource.files else None,
+        "writable": bool(resource.allowWrite),
+    }
 
 
 def gpu_problems(

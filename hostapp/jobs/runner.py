@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hostapp.config.paths import AppPaths
-from hostapp.config.settings import JobLimits, OutputSettings
+from hostapp.config.settings import JobLimits, ModelSettings, OutputSettings
 from hostapp.events import EventBus
 from hostapp.jobs import sandbox
 from hostapp.jobs.collect import extract_output
@@ -40,11 +40,14 @@ from hostapp.jobs.definition import (
     redacted_json,
     resolve_run_args,
 )
+from hostapp.jobs.definition import resources as job_resources
 from hostapp.jobs.images import ImageCache, PullError
 from hostapp.jobs.joblog import BoundedLog, LineSplitter
 from hostapp.jobs.ownership import current_owner, owner_alive
 from hostapp.jobs.results import ResultExtractor, ResultValue
 from hostapp.jobs.retention import JobOutputs
+from hostapp.resources.cache import ModelCache
+from hostapp.resources.spec import ResourceError, resolve
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -114,6 +117,8 @@ class _Handle:
     volumes: set[str] = field(default_factory=set)  # this attempt's volumes, for the disk limit
     lock: threading.Lock = field(default_factory=threading.Lock)
     grid: bool = True  # a stranger's job: images under ImageCache.admit_for_grid's rules
+    # op id -> [(container target, model cache entry, per-job volume for allowWrite or None)]
+    model_mounts: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
 
 
 class JobRunner:
@@ -128,6 +133,7 @@ class JobRunner:
         image_cache_budget_mb: int = 40_960,
         outputs: OutputSettings | Callable[[], OutputSettings] | None = None,
         owner: str | None = None,
+        models: ModelSettings | Callable[[], ModelSettings] | None = None,
     ) -> None:
         self._client = docker_client
         self._api = docker_client.api
@@ -138,6 +144,7 @@ class JobRunner:
         self.instance_id = instance_id
         self.owner = owner or current_owner()  # marks every job this runner starts (ownership.py)
         self.images = ImageCache(self._api, store, bus, image_cache_budget_mb)
+        self.models = ModelCache(paths.cache / "models", models, publish=bus.publish)
         self.outputs = JobOutputs(
             paths.jobs_dir, outputs or OutputSettings(), store, active=lambda: set(self.running_job_ids())
         )
@@ -162,6 +169,7 @@ class JobRunner:
             result.status, result.reason = "failed", _engine_reason(exc)
         finally:
             self._cleanup(cleanup)
+            self.models.release(job.job_id)  # its containers are gone: its models may be evicted again
             with self._handles_lock:
                 self._handles.pop(job.job_id, None)
         result.ended_at = time.time()
@@ -185,6 +193,12 @@ class JobRunner:
         volumes: dict[str, str] = {}
         network: str | None = None
         failed: str | None = None
+        try:
+            self._prepare_models(job, handle, cleanup)
+        except ResourceError as exc:  # refused or failed before any container started
+            failed = "model resources not ready"
+            stopped = handle.stop_requested
+            result.status, result.reason = ("stopped" if stopped else "failed"), f"resources: {exc}"
         for op in execution_order(definition):
             if failed is not None or handle.stop_requested:
                 skipped = OpResult(op.id, "skipped", reason=failed or "job stopped")
@@ -226,6 +240,41 @@ class JobRunner:
         if result.status == "running":
             result.status = "succeeded"
 
+    def _prepare_models(self, job: GridJob, handle: _Handle, cleanup: list[tuple[str, str]]) -> None:
+        """Fetch (or find) the job's S3/HF resources in the model cache, pinned until the job ends."""
+        found = job_resources(job.definition)
+        if not found:
+            return
+        settings = self.models.settings()
+        sources = [resolve(resource, settings) for _, _, resource in found]
+        fetched = self.models.prepare(job.job_id, sources, grid=handle.grid, cancelled=lambda: handle.stop_requested)
+        for (op, index, _), source, stats in zip(found, sources, fetched, strict=True):
+            volume: str | None = None
+            if source.allow_write:  # a per-job copy: the shared entry is never written
+                volume = sandbox.resource_name(job.job_id, job.attempt, f"res-{op.id}-{index}")
+                self._api.create_volume(
+                    volume,
+                    labels=sandbox.job_labels(self.instance_id, job.job_id, job.attempt, "volume", op.id, self.owner),
+                )
+                cleanup.append(("volume", volume))
+                handle.volumes.add(volume)
+            handle.model_mounts.setdefault(op.id, []).append((source.target, str(stats.path), volume))
+
+    def _fill_model_volumes(self, container_id: str, mounts: list[tuple[str, str, str | None]]) -> None:
+        """Copy allowWrite resources into their per-job volumes through the created (not started) container."""
+        import tarfile
+        import tempfile
+
+        for target, entry, volume in mounts:
+            if volume is None:
+                continue
+            with tempfile.TemporaryFile() as archive:
+                with tarfile.open(fileobj=archive, mode="w") as tar:
+                    for item in sorted(Path(entry).iterdir()):
+                        tar.add(item, arcname=item.name, filter=_writable_member)
+                archive.seek(0)
+                self._api.put_archive(container_id, target, archive)
+
     def _run_op(
         self,
         job: GridJob,
@@ -262,9 +311,13 @@ class JobRunner:
                 network=network,
                 gpu_uuid=gpu_uuid if args.gpu else None,
                 labels=labels,
+                model_mounts={t: entry for t, entry, vol in handle.model_mounts.get(op.id, []) if vol is None},
+                model_root=str(self.models.entries_dir),
+                model_volumes={vol: t for t, _, vol in handle.model_mounts.get(op.id, []) if vol is not None},
             )
             name = sandbox.resource_name(job.job_id, job.attempt, f"op-{op.id}")
             container_id = self._create(spec, name, auth, job.job_id, handle.grid)
+            self._fill_model_volumes(container_id, handle.model_mounts.get(op.id, []))
             handle.container_id = container_id
             self._record_op(job, op_result, container_id)
             self._execute(job, op, container_id, handle, deadline, op_result)
@@ -818,6 +871,14 @@ def _auth_config(args: Any) -> dict[str, str] | None:
     if docker_auth.server:
         config["serveraddress"] = docker_auth.server
     return config
+
+
+def _writable_member(member: Any) -> Any:
+    """Cache entries are read-only (0444): the job's own copy is its to write."""
+    member.mode |= 0o200
+    member.uid = member.gid = 0
+    member.uname = member.gname = ""
+    return member
 
 
 def _job_key(labels: dict[str, str]) -> tuple[str, int]:

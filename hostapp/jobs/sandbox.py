@@ -5,11 +5,16 @@ entrypoint, env and working directory, and the models in definition.py reject an
 job cannot loosen these defaults: no privileged mode, no capabilities, no new privileges, read-only
 root, bounded /tmp, one per-job writable volume, limits from settings, no host paths, no host
 namespaces, no network unless granted, only the assigned GPU.
+
+The one host path a container gets: a model resource from the node's model cache, bind-mounted
+READ-ONLY (hostapp/resources/cache.py). The source must be an entry inside the cache folder, checked
+here with symlinks resolved, never a path from the job; `allowWrite` resources get a per-job volume.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +81,24 @@ class OpSandbox:
     network: str | None = None  # the job's own bridge network; None: no network at all
     gpu_uuid: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    model_mounts: dict[str, str] = field(default_factory=dict)  # container target -> model cache entry
+    model_root: str | None = None  # the model cache's entries folder: the only host folder mounted
+    model_volumes: dict[str, str] = field(default_factory=dict)  # allowWrite: per-job volume -> target
+
+
+class SandboxError(ValueError):
+    """A mount the sandbox refuses (a programming error, never a job's choice)."""
+
+
+def model_mount_source(source: str, root: str | None) -> str:
+    """`source` with symlinks resolved, if it is a folder directly inside the model cache's `root`."""
+    if root is None:
+        raise SandboxError("model mounts need the model cache folder")
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(source)
+    if os.path.dirname(real) != real_root or not os.path.isdir(real):
+        raise SandboxError(f"refusing to mount {source}: not an entry of the model cache {root}")
+    return real
 
 
 def host_config_kwargs(sandbox: OpSandbox, limits: JobLimits) -> dict[str, Any]:
@@ -84,6 +107,11 @@ def host_config_kwargs(sandbox: OpSandbox, limits: JobLimits) -> dict[str, Any]:
 
     mounts = [Mount(target=sandbox.work_mount, source=sandbox.work_volume, type="volume")]
     mounts += [Mount(target=dest, source=name, type="volume") for name, dest in sandbox.job_volumes.items()]
+    mounts += [Mount(target=dest, source=name, type="volume") for name, dest in sandbox.model_volumes.items()]
+    mounts += [
+        Mount(target=target, source=model_mount_source(source, sandbox.model_root), type="bind", read_only=True)
+        for target, source in sandbox.model_mounts.items()
+    ]
     device_requests = []
     if sandbox.gpu_uuid is not None:
         device_requests.append(DeviceRequest(driver="nvidia", device_ids=[sandbox.gpu_uuid], capabilities=[["gpu"]]))

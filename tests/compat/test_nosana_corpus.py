@@ -30,6 +30,7 @@ CPU_RUNNABLE = {
     "private-docker",
     "restart-policy",
     "result-extracting",
+    "volume-demo-test",  # its S3 resource is fetched into the model cache (hostapp/resources/)
 }
 
 pytestmark = [

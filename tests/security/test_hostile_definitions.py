@@ -47,6 +47,8 @@ def test_hostile_definition_is_rejected_with_a_path_and_reason(path: Path) -> No
         ("output-traversal", "$.ops[0].args.output"),
         ("unicode-rtl-id", "$.ops[0].id"),
         ("too-many-ops", "$.ops"),
+        ("resource-file-traversal", "$.ops[0].args.resources[0].files"),
+        ("resource-target-sys", "$.ops[0].args.resources[0].target"),
     ],
 )
 def test_rejection_names_the_offending_field(name: str, expected_path: str) -> None:

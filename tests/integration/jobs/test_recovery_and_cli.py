@@ -140,7 +140,7 @@ def _cli(hostapp_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ("globals-and-volume", 0),
         ("gpu", 3),
         ("expose-service", 3),
-        ("model-resources", 3),
+        ("model-resources", 0),
         ("confidential", 3),
     ],
 )

@@ -228,15 +228,15 @@ def test_schedule_edge_stops_a_job_that_outlasts_the_drain(
 def test_a_job_with_a_feature_this_host_does_not_run_fails_visibly(
     tmp_path: Path, grid: LocalGrid, docker_client: Any, busybox_image: str
 ) -> None:
-    """Never run with a feature silently dropped: an S3 resource fails the job with the reason."""
+    """Never run with a feature silently dropped: an Ollama model (not fetched here) fails the job with the reason."""
     h = Harness(tmp_path, grid, docker_client, pol.AvailabilityPolicy())
     h.node.start()
     try:
         definition = job(1, "s3")
-        definition["ops"][0]["args"]["resources"] = [{"type": "S3", "url": "https://models.example/x", "target": "/x"}]
+        definition["ops"][0]["args"]["resources"] = [{"type": "Ollama", "model": "llama3.1:8b"}]
         job_id = submit(grid, definition)
         row = wait_for(lambda: (r := h.node.ledger.get(job_id, 1)) and r.status == "failed" and r, what="failed")
-        assert row.reason is not None and "unsupported: op run: args.resources" in row.reason
+        assert row.reason is not None and "unsupported: op run: args.resources[0]: Ollama model" in row.reason
         assert job_status(grid, job_id)["state"] == "failed"
         assert h.container(docker_client, job_id) is None
     finally:
@@ -288,3 +288,26 @@ def test_the_pre_pull_list_is_pulled_in_the_background_when_the_node_starts(
         h.close()
         for image in docker_client.images.list(name=ready.split("@")[0]):
             docker_client.images.remove(image.id, force=True)
+
+
+def test_status_names_the_gpu_by_its_model_and_a_job_by_its_time_limit(
+    tmp_path: Path, grid: LocalGrid, docker_client: Any
+) -> None:
+    from hostapp.grid.models import GpuInfo
+
+    h = Harness(
+        tmp_path,
+        grid,
+        docker_client,
+        pol.AvailabilityPolicy(),
+        gpu_details=[GpuInfo(uuid=GPU, name="NVIDIA GeForce RTX 4090", vram_mb=24564)],
+    )
+    try:
+        slot = h.node.status().slots[0]
+        assert (slot.gpu, slot.gpu_name, slot.label) == (GPU, "NVIDIA GeForce RTX 4090", "RTX 4090")
+        running = h.slot()
+        running.job_id, running.job_started_at, running.timeout_seconds = "j-1", 1.0, 240
+        h.node._show_working(running)  # what the node shows when a job starts
+        assert h.node.status().headline == "Working — job j-1 (time limit 4 min)"  # not "up to 4 min left"
+    finally:
+        h.close()

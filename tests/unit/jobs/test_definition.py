@@ -31,6 +31,7 @@ CPU_RUNNABLE = {
     "globals-and-volume",
     "hello-world",
     "literals",
+    "model-resources",  # S3 and HF resources are fetched into the model cache (hostapp/resources/)
     "output",
     "private-registry",
     "restart-policy",
@@ -40,7 +41,6 @@ NOT_HERE = {
     "confidential": ["job: logistics", "job: ops"],
     "expose-service": ["op web: args.expose", "op web: args.gpu"],
     "gpu": ["op gpu: args.gpu"],
-    "model-resources": ["op serve: args.resources: HF/S3"],
 }
 
 
