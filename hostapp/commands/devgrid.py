@@ -143,13 +143,19 @@ def _call(method: str, url: str, path: str, token: str | None = None, **kwargs: 
 
 def run_submit(args: argparse.Namespace) -> int:
     from hostapp.cli import CliError
+    from hostapp.jobs.yaml_text import YamlDefinitionError, is_yaml_file, load_yaml_definition
 
     try:
-        definition = json.loads(args.file.read_text(encoding="utf-8"))
+        if is_yaml_file(args.file):  # Nosana's CLI reads YAML job files too: sent on as the same JSON
+            definition = load_yaml_definition(args.file.read_bytes())
+        else:
+            definition = json.loads(args.file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {args.file}: {exc}", code=2) from exc
     except json.JSONDecodeError as exc:
         raise CliError(f"{args.file} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", code=2) from exc
+    except YamlDefinitionError as exc:
+        raise CliError(f"{args.file}: invalid: {exc.path}: {exc.reason}", code=2) from exc
     if not isinstance(definition, dict):
         raise CliError(f"{args.file} must hold a JSON object (a job definition)", code=2)
     body = {"definition": definition, "price_per_second": args.price, "timeout_seconds": args.timeout}
