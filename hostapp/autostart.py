@@ -58,8 +58,18 @@ class Autostart(Protocol):
 def launch_command(args: Sequence[str] = DEFAULT_ARGS) -> list[str]:
     """The argv that starts this same hostapp again: the frozen bundle's executable, or this Python."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, *args]
+        return [str(windowed_twin(Path(sys.executable))), *args]
     return [sys.executable, "-m", "hostapp", *args]
+
+
+def windowed_twin(executable: Path) -> Path:
+    """hostappw.exe beside a Windows bundle's hostapp.exe: started at login, the console program
+    would open a console window next to the tray icon (the installer's Run value names the twin too)."""
+    if executable.name.lower() == "hostapp.exe":
+        twin = executable.with_name("hostappw.exe")
+        if twin.is_file():
+            return twin
+    return executable
 
 
 # ---------------------------------------------------------------- XDG (Linux and other freedesktops)

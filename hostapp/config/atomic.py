@@ -13,8 +13,11 @@ def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, mode)
+        # The handle owns fd from here: on any error it is closed before the unlink below (Windows
+        # refuses to delete an open file).
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):  # not on Windows before Python 3.13: the profile folder's ACL guards it
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -127,6 +127,19 @@ def test_launch_command_reruns_this_hostapp() -> None:
     assert autostart.launch_command() == [sys.executable, "-m", "hostapp", "gui"]
 
 
+def test_a_frozen_windows_bundle_starts_its_windowed_twin_at_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console, windowed = tmp_path / "hostapp.exe", tmp_path / "hostappw.exe"
+    console.write_bytes(b"MZ")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(console))
+    assert autostart.launch_command() == [str(console), "gui"], "no twin (a Linux or macOS bundle): itself"
+    windowed.write_bytes(b"MZ")
+    # The same value the installer's autostart task writes: no console window at every login.
+    assert autostart.launch_command() == [str(windowed), "gui"]
+
+
 def test_mac_launch_agent_plist(tmp_path: Path) -> None:
     agent = MacLaunchAgent(["/Applications/HostApp.app/Contents/MacOS/hostapp", "gui"], home=tmp_path)
     assert not agent.is_enabled()
