@@ -11,6 +11,10 @@
 ; The windowed twin of hostapp.exe (no console window): Start menu, autostart, post-install launch.
 #define GuiExe "hostappw.exe"
 #define RepoRoot "..\.."
+; The PyInstaller bundle; scripts/build-windows.sh passes /DBundleDir=<dist\windows\hostapp> and /O<dist\windows>.
+#ifndef BundleDir
+  #define BundleDir RepoRoot + "\dist\hostapp"
+#endif
 
 [Setup]
 ; A fixed AppId: upgrades replace the old version instead of installing beside it.
@@ -40,7 +44,7 @@ Name: "autostart"; Description: "Start {#AppName} when I sign in (it waits in th
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
 
 [Files]
-Source: "{#RepoRoot}\dist\hostapp\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 
 [Icons]
 Name: "{group}\{#AppName}"; Filename: "{app}\{#GuiExe}"; Parameters: "gui"
