@@ -41,11 +41,32 @@ class Problem(_Snapshot):
         return f"{self.reason} — fix: {self.fix}"
 
 
+def duration_words(seconds: int) -> str:
+    """A span for people: "45 s", "4 min", "4 min 30 s", "2 h 5 min"."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+def short_gpu_name(name: str) -> str:
+    """ "NVIDIA GeForce RTX 4090" → "RTX 4090": the model as a gamer calls it."""
+    for prefix in ("NVIDIA ", "GeForce "):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+    return name
+
+
 class SlotSnapshot(_Snapshot):
     gpu: str | None  # None: the CPU slot of a machine without a usable GPU
+    gpu_name: str | None = None  # the GPU's model ("NVIDIA GeForce RTX 4090"); `gpu` is its UUID
     state: NodeState
-    headline: str  # "Working — job abc, up to 9 min left": what the tray and `hostapp status` print
-    reason: str = ""  # the part of the headline that explains the state ("job abc, up to 9 min left")
+    headline: str  # "Working — job abc (time limit 10 min)": what the tray and `hostapp status` print
+    reason: str = ""  # the part of the headline that explains the state ("job abc (time limit 10 min)")
     problem: Problem | None = None  # set in Error
     job_id: str | None = None
     attempt: int | None = None
@@ -53,6 +74,13 @@ class SlotSnapshot(_Snapshot):
     timeout_seconds: int | None = None
     price_per_second: int | None = None  # token base units per second
     frozen: bool = False
+
+    @property
+    def label(self) -> str:
+        """What a person calls this slot: "RTX 4090" (its UUID only when the model is unknown), "CPU"."""
+        if self.gpu is None:
+            return "CPU"
+        return short_gpu_name(self.gpu_name) if self.gpu_name else self.gpu
 
 
 class ReasonSnapshot(_Snapshot):
@@ -78,6 +106,7 @@ class NodeSnapshot(_Snapshot):
     next_payout_at: int | None = None  # unix time of the grid's next payout try; None: nothing pending
     amount_unit: str = "token base units"  # what earned / pending / paid count
     token_decimals: int | None = None  # base units per token = 10**decimals; None: not known here
+    grid_url: str | None = None  # the node's grid: its /v1/health declares the token's rate, if any
 
     @property
     def slot(self) -> SlotSnapshot | None:

@@ -33,6 +33,7 @@ class NodeStateChanged(Topic):
     overall: str | None = None  # the node's merged state after this change
     previous: str | None = None
     gpu: str | None = None
+    gpu_name: str | None = None  # the GPU's model ("NVIDIA GeForce RTX 4090"), for people
     headline: str = ""
     reason: str = ""
     problem: Problem | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hostapp.pricing import Rate
     from hostapp.status import NodeSnapshot
 
 STATUS_ERROR_EXIT = 3  # the node runs but is in Error (1: nothing runs / cannot ask it)
@@ -33,7 +34,8 @@ def add_parser(sub: Any) -> None:
 
     schedule = sub.add_parser("schedule", help="show or change the availability schedule")
     ssub = schedule.add_subparsers(dest="schedule_command", required=True)
-    show = ssub.add_parser("show", help="print the schedule as JSON")
+    show = ssub.add_parser("show", help="print the schedule: hours per day and the rules (--json: the document)")
+    show.add_argument("--json", action="store_true", help="the schedule document, as `schedule set` reads it")
     show.set_defaults(func=run_schedule_show)
     set_ = ssub.add_parser("set", help="replace the schedule with a JSON file (see docs/schedule.md)")
     set_.add_argument("file", type=Path)
@@ -90,20 +92,66 @@ def read_status(result: Any) -> NodeSnapshot:
         ) from None
 
 
-def money_line(snapshot: NodeSnapshot) -> str:
-    """A line like `earned 1.5 (paid 1, pending 0.5; next payout 14:05:10)`, or base units when
-    the token's decimals are not known here."""
+def money_line(snapshot: NodeSnapshot, rate: Rate | None = None) -> str:
+    """A line like `earned 1.5 GRID ≈ $0.08 (paid 1 GRID ≈ $0.05, pending 0.5 GRID ≈ $0.03; next payout
+    14:05)`, or base units when the token's decimals are not known here."""
+    from hostapp.pricing import UNIT_SYMBOL, fiat_text
     from hostapp.wallet.amounts import format_units
 
     decimals = snapshot.token_decimals
 
     def amount(value: int) -> str:
-        return format_units(value, decimals) if decimals is not None else f"{value} base units"
+        if decimals is None:
+            return f"{value} base units"
+        money = fiat_text(value, decimals, rate)
+        return f"{format_units(value, decimals)} {UNIT_SYMBOL}" + (f" {money}" if money else "")
 
     line = f"earned {amount(snapshot.earned)} (paid {amount(snapshot.paid)}, pending {amount(snapshot.pending)}"
     if snapshot.pending and snapshot.next_payout_at is not None:
-        line += "; next payout " + datetime.fromtimestamp(snapshot.next_payout_at).strftime("%H:%M:%S")
+        line += "; next payout " + local_time_text(snapshot.next_payout_at)
     return line + ")"
+
+
+def _status_rate(snapshot: NodeSnapshot) -> Rate | None:
+    """The token's rate from the node's grid (or the pricing setting); None when there is none."""
+    from hostapp.app import load_context
+    from hostapp.pricing import cli_price_source
+
+    context = load_context()
+    return cli_price_source(context.settings, context.paths.data, snapshot.grid_url).current()
+
+
+def rate_line(rate: Rate | None, decimals: int) -> str:
+    from hostapp.pricing import UNIT_SYMBOL, rate_text
+
+    return "rate: " + rate_text(rate, decimals, UNIT_SYMBOL)
+
+
+def money_json(snapshot: NodeSnapshot, rate: Rate | None) -> dict[str, Any]:
+    """`status --json`'s amounts with their unit: exact decimal strings of whole tokens (integers in
+    base units stay in `earned`/`pending`/`paid`), and their value in minor units of `currency`."""
+    from hostapp.pricing import UNIT_SYMBOL, fiat_minor
+    from hostapp.wallet.amounts import format_units
+
+    decimals = snapshot.token_decimals
+    amounts = {"earned": snapshot.earned, "pending": snapshot.pending, "paid": snapshot.paid}
+    return {
+        "symbol": UNIT_SYMBOL,
+        "decimals": decimals,
+        **{k: format_units(v, decimals) if decimals is not None else None for k, v in amounts.items()},
+        "currency": rate.currency if rate is not None else None,
+        "value_minor_units": {k: fiat_minor(v, decimals, rate) for k, v in amounts.items()}
+        if rate is not None and decimals is not None
+        else None,
+        "rate": None
+        if rate is None
+        else {
+            "minor_units_per_token": rate.minor_units_per_token,
+            "currency": rate.currency,
+            "as_of": int(rate.as_of),
+            "source": rate.source,
+        },
+    }
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -112,15 +160,18 @@ def run_status(args: argparse.Namespace) -> int:
     from hostapp.status import NodeState
 
     snapshot = read_status(_call("status"))
+    rate = _status_rate(snapshot)
     if args.json:
-        print(json.dumps(snapshot.model_dump(mode="json"), indent=2))
+        print(json.dumps({**snapshot.model_dump(mode="json"), "money": money_json(snapshot, rate)}, indent=2))
     else:
         print(snapshot.headline)
         for slot in snapshot.slots:
-            print(f"  GPU {slot.gpu or 'cpu'}: {slot.headline}")
+            print(f"  {slot.label}: {slot.headline}")  # "RTX 4090: Working — …", "CPU: Waiting for work"
         if snapshot.next_change:
-            print(f"  next change: {snapshot.next_change}")
-        print("  " + money_line(snapshot))
+            print(f"  next change: {local_time_text(snapshot.next_change)}")
+        print("  " + money_line(snapshot, rate))
+        if snapshot.token_decimals is not None:
+            print("  " + rate_line(rate, snapshot.token_decimals))
     if snapshot.state is NodeState.ERROR:
         print(f"hostapp: error: {snapshot.summary()}", file=sys.stderr)
         return STATUS_ERROR_EXIT
@@ -152,8 +203,83 @@ def run_resume(args: argparse.Namespace) -> int:
 
 
 def run_schedule_show(args: argparse.Namespace) -> int:
-    print(json.dumps(_call("schedule.show"), indent=2))
+    document = _call("schedule.show")
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        print(schedule_text(document))
     return 0
+
+
+def local_time_text(when: str | float | datetime, now: datetime | None = None) -> str:
+    """One human form for every time `status` prints: local, to the minute, with the day when it is
+    not today (`14:05`, `tomorrow 08:00`, `Sat 12 Dec 08:00`). ISO text or epoch seconds in;
+    text that is neither comes back as it was (a newer node may send a form this one cannot read)."""
+    now = now or datetime.now().astimezone()
+    try:
+        if isinstance(when, datetime):
+            moment = when
+        elif isinstance(when, int | float):
+            moment = datetime.fromtimestamp(when).astimezone()
+        else:
+            moment = datetime.fromisoformat(when)
+    except (ValueError, OverflowError, OSError):
+        return str(when)
+    moment = moment.astimezone(now.tzinfo) if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+    if moment.date() == now.date():
+        return moment.strftime("%H:%M")
+    if moment.date() == (now + timedelta(days=1)).date():
+        return "tomorrow " + moment.strftime("%H:%M")
+    return moment.strftime("%a %d %b %H:%M")
+
+
+_CELL_WORDS = {"A": "available", "I": "when idle", ".": "off"}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _day_ranges(hours: str) -> str:
+    """ "AAAAAAAA........IIIIIIII" → "00–08 available · 08–16 off · 16–24 when idle"."""
+    if not hours:
+        return "—"
+    parts: list[str] = []
+    start = 0
+    for hour in range(1, len(hours) + 1):
+        if hour == len(hours) or hours[hour] != hours[start]:
+            word = _CELL_WORDS.get(hours[start], repr(hours[start]))
+            parts.append(f"{start:02d}–{hour:02d} {word}")
+            start = hour
+    return " · ".join(parts)
+
+
+def schedule_text(document: dict[str, Any]) -> str:
+    """The schedule as a person reads it: hours per day, the pause rules, a snooze or run-now."""
+    lines = ["Weekly hours (local time" + (f", {document['timezone']}" if document.get("timezone") else "") + "):"]
+    grid = document.get("grid") or {}
+    for day in _DAYS:
+        lines.append(f"  {day.capitalize()}  {_day_ranges(str(grid.get(day, '')))}")
+    rules = document.get("rules") or {}
+    if rules:
+        lines.append("Rules:")
+        if rules.get("idle_minutes") is not None:
+            lines.append(f"  idle after {rules['idle_minutes']} min without keyboard or mouse")
+        if rules.get("pause_on_foreign_process"):
+            grace = rules.get("foreign_process_grace_seconds", 0)
+            lines.append(f"  pause when another program uses the GPU (a game), after {grace} s")
+        if rules.get("max_temperature_c") is not None:
+            lower = rules.get("temperature_hysteresis_c", 0)
+            lines.append(f"  pause above {rules['max_temperature_c']} °C (resume {lower} °C lower)")
+        if rules.get("max_power_w") is not None:
+            lines.append(f"  pause above {rules['max_power_w']} W")
+        if rules.get("pause_on_battery"):
+            lines.append("  pause on battery")
+    snooze = document.get("snooze")
+    if isinstance(snooze, dict):
+        until = snooze.get("until")
+        lines.append("Paused " + (f"until {local_time_text(until)}" if until else "until you resume"))
+    run_now = document.get("run_now")
+    if isinstance(run_now, dict) and run_now.get("until"):
+        lines.append(f"Running now, whatever the hours say, until {local_time_text(run_now['until'])}")
+    return "\n".join(lines)
 
 
 def run_schedule_set(args: argparse.Namespace) -> int:

@@ -125,7 +125,7 @@ def ensure_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-NO_WALLET = "set up a wallet first: the setup window is open"
+NO_WALLET = "the setup window is open: create or import a wallet there"
 
 
 def wallet_ready(services: GuiServices) -> bool:
@@ -153,7 +153,7 @@ def start_or_set_up(services: GuiServices, tray_app: TrayApp, set_up: Callable[[
 
     def done(started: bool) -> None:
         if not started:
-            node.problem = NO_WALLET
+            node.wait_for_wallet(NO_WALLET)
             set_up()
         tray_app.tray.apply_status(node.status())
 

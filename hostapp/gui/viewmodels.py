@@ -101,6 +101,18 @@ class JobProgress:
             return None
         return max(0, int(self.started_at + self.timeout_seconds - now))
 
+    def running_text(self, now: float) -> str:
+        """ "running 12 s (time limit 4 min)": the timeout is a limit the job rarely reaches, so it
+        is no progress bar and no "4 min left" for a job that takes a second."""
+        from hostapp.status import duration_words
+
+        parts = []
+        if self.started_at is not None:
+            parts.append(f"running {duration_words(int(now - self.started_at))}")
+        if self.timeout_seconds:
+            parts.append(f"(time limit {duration_words(self.timeout_seconds)})")
+        return " ".join(parts) or "running"
+
 
 @dataclass(frozen=True)
 class NodeStatus:

@@ -29,6 +29,7 @@ from hostapp.gui.viewmodels import (
     ScheduleService,
     WalletActions,
 )
+from hostapp.pricing import PriceSource
 from hostapp.schedule import policy as policy_rules
 from hostapp.schedule.grid import WeeklyGrid
 from hostapp.schedule.owner import PolicyChange, PolicyOwner
@@ -93,11 +94,12 @@ class ScheduleBackedNode:
         self._schedule = schedule
         self._bus = bus
         self._clock = clock
+        self.shown: Callable[[], NodeStatus] = self.status  # what a change announces (CoreNode's view)
 
     def status(self) -> NodeStatus:
         now = self._clock()
         decision = policy_rules.evaluate(self._schedule.policy(), Inputs(), now)
-        next_change = decision.next_change.timestamp() if decision.next_change else None
+        next_change = decision.shown_next_change.timestamp() if decision.shown_next_change else None
         if decision.available:
             return NodeStatus(NodeState.WAITING, "", next_change)
         kinds = decision.blocking_kinds()
@@ -106,8 +108,19 @@ class ScheduleBackedNode:
 
     def _apply(self, change: PolicyChange) -> None:
         self._schedule.change(change)
-        status = self.status()
-        self._bus.publish("node.state", state=status.state.value, reason=status.reason, next_change=status.next_change)
+        self.announce()
+
+    def announce(self) -> None:
+        """Tell every page and the tray (a node.state event) what the status is now."""
+        status = self.shown()
+        self._bus.publish(
+            "node.state",
+            state=status.state.value,
+            reason=status.reason,
+            headline=status.headline,
+            next_change=status.next_change,
+            problem={"reason": status.reason, "fix": status.fix} if status.fix else None,
+        )
 
     def start(self) -> str | None:
         self.resume()
@@ -133,6 +146,9 @@ class CoreNode:
     def __init__(self, fallback: ScheduleBackedNode, start_node: Callable[[], Any]) -> None:
         self._fallback = fallback
         self._start_node = start_node
+        # Set by the app's start (hostapp/gui/app.py) once it found no wallet with a confirmed backup.
+        self.needs_wallet = False
+        fallback.shown = self.status  # a pause before the node runs must not announce "Waiting for work"
         self.node: Any = None
         self.problem: str | None = None
         self._starting = threading.Lock()
@@ -147,14 +163,24 @@ class CoreNode:
     def _start_locked(self) -> None:
         try:
             self.node = self._start_node()
-            self.problem = None
+            self.problem, self.needs_wallet = None, False
         except Exception as exc:
             self.problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.warning("the node did not start: %s", self.problem)
             raise
 
+    def wait_for_wallet(self, why: str) -> None:
+        """No wallet with a confirmed backup yet: say "Create a wallet to start" everywhere."""
+        self.problem, self.needs_wallet = why, True
+        if self.node is None:
+            self._fallback.announce()
+
     def status(self) -> NodeStatus:
         if self.node is None:
+            if self.needs_wallet:
+                # Not "Waiting for work": no work comes before there is a key to sign it with.
+                fix = self.problem or NEEDS_WALLET_FIX
+                return NodeStatus(NodeState.STOPPED, NEEDS_WALLET, text=NEEDS_WALLET, fix=fix)
             if self.problem:
                 return NodeStatus(NodeState.STOPPED, self.problem)
             return self._fallback.status()
@@ -216,6 +242,8 @@ class GuiServices:
     token_decimals: int = 6
     unit_symbol: str = "GRID"
     explorer_url: Callable[[str], str | None] = lambda _signature: None  # None: no public explorer (localnet)
+    # The token's value in money (hostapp/pricing.py); pages call current(), refresh() off the GUI thread.
+    prices: PriceSource | None = None
 
 
 def build_gui_services(services: Services) -> GuiServices:
@@ -251,7 +279,20 @@ def build_gui_services(services: Services) -> GuiServices:
         earnings=lambda: EarningsQueries(services.store.reader()),
         run_doctor=lambda: run_checks(services.paths, services.settings),
         explorer_url=lambda sig: explorer_url(services.settings.solana.cluster, sig),
+        prices=PriceSource(services.settings, lambda: _running_grid_url(services)),
     )
+
+
+NEEDS_WALLET = "Create a wallet to start"
+NEEDS_WALLET_FIX = "create or import a wallet on the Wallet page"
+
+
+def _running_grid_url(services: Services) -> str | None:
+    """The grid's URL for reading its rate, without starting the embedded grid (the node starts it)."""
+    if services.settings.grid.url is not None:
+        return services.settings.grid.url
+    grid = services.__dict__.get("local_grid")  # built (cached_property) only once the node asked for it
+    return grid.url if grid is not None and grid.service is not None else None
 
 
 EXPLORER_CLUSTERS = {"mainnet-beta": "", "devnet": "?cluster=devnet"}

@@ -203,6 +203,14 @@ class Decision:
         notes = [reason for reason in self.reasons if not reason.blocking and reason.gpu is None]
         return notes[0].text if notes else "Available"
 
+    @property
+    def shown_next_change(self) -> datetime | None:
+        """`next_change` as the user is told it: none during an open-ended snooze, which only
+        Resume ends ("Snoozed indefinitely · Next change 08:00" would contradict itself)."""
+        if any(reason.kind is ReasonKind.SNOOZED and reason.until is None for reason in self.reasons):
+            return None
+        return self.next_change
+
     def gpu_available(self, gpu: str) -> bool:
         """A GPU the inputs did not mention follows the machine-wide answer."""
         known = self.gpus.get(gpu)

@@ -1,4 +1,5 @@
-"""Diagnostics: the doctor's checks (on a worker thread) with fix hints; open the logs folder."""
+"""Diagnostics: the doctor's checks (on a worker thread, each time the page opens), each saying
+what it means for the user first; the technical finding, the full fix and the details on expand."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QBrush, QColor, QDesktopServices
+from PySide6.QtGui import QBrush, QColor, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -51,9 +52,10 @@ class DiagnosticsPage(QWidget):
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Status", "Check", "Result / fix"])
+        self.tree.setHeaderLabels(["Status", "Check", "What it means"])
         self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.tree.setWordWrap(True)
+        self.tree.setUniformRowHeights(False)  # a wrapped fix takes the lines it needs
         layout.addWidget(self.tree, 1)
         self.logs_label = QLabel(f"Logs: {services.paths.logs}")
         layout.addWidget(self.logs_label)
@@ -61,23 +63,37 @@ class DiagnosticsPage(QWidget):
         layout.addWidget(self.message)
         self.report: Any = None
         self.error_box: QMessageBox | None = None
+        self.checking = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self.checking:
+            self.run_checks()  # opening the page is asking "is this PC ready?"
 
     def run_checks(self) -> None:
+        self.checking = True
         self.run_button.setEnabled(False)
         self.message.setText("Checking…")
         run_in_background(self._services.run_doctor, self.show_report, self._failed)
 
     def show_report(self, report: Any) -> None:
         self.report = report
+        self.checking = False
         self.run_button.setEnabled(True)
         self.tree.clear()
         for check in report.checks:
             status = str(check.status.value)
-            item = QTreeWidgetItem([status, check.id, check.summary])
+            item = QTreeWidgetItem([status, check.title, check.says])
+            item.setToolTip(2, check.says)
             item.setForeground(0, QBrush(QColor(status_colour(STATUS_KINDS.get(status, "error"), self))))
+            # On expand: the full fix, the technical finding (backend, runtime names), the details.
             if check.hint and status != "OK":
-                QTreeWidgetItem(item, ["", "fix", check.hint])
-                item.setExpanded(True)
+                QTreeWidgetItem(item, ["", "Fix", check.hint]).setToolTip(2, check.hint)
+            if check.meaning:
+                QTreeWidgetItem(item, ["", "Detail", check.summary]).setToolTip(2, check.summary)
+            for key, value in (check.details or {}).items():
+                if value not in (None, "", [], {}) and not isinstance(value, (dict, list)):
+                    QTreeWidgetItem(item, ["", key.replace("_", " "), str(value)])
             self.tree.addTopLevelItem(item)
         # The machine can pass every check while the node itself is stuck (a grid that refuses it):
         # "Ready" only when both say so.
@@ -91,6 +107,7 @@ class DiagnosticsPage(QWidget):
             self.message.error("Some checks failed: see the fixes above")
 
     def _failed(self, exc: Exception) -> None:
+        self.checking = False
         self.run_button.setEnabled(True)
         self.message.error(f"The checks could not run: {exc}")
 
