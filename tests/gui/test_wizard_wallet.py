@@ -33,10 +33,10 @@ def test_wizard_creates_wallet_confirms_backup_and_saves_payout_and_schedule(gui
     step = wizard.wallet
     assert not step.isComplete()
     qtbot.mouseClick(step.create_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: step.address is not None, timeout=30_000)
-    assert not step.isComplete()  # the seed backup must be confirmed first
-    words = step.phrase.toPlainText().split()
-    assert len(words) == 12 and len(step.word_edits) == 3
+    qtbot.waitUntil(lambda: wizard.currentPage() is wizard.phrase, timeout=30_000)  # straight to the words
+    labels = [label.text() for label in wizard.phrase.word_labels]
+    assert [label.split(". ")[0] for label in labels] == [str(n) for n in range(1, 13)]
+    words = [label.split(". ")[1] for label in labels]
 
     secrets = SecretStore(gui_services.paths)
     record = secrets.read_record()
@@ -44,17 +44,24 @@ def test_wizard_creates_wallet_confirms_backup_and_saves_payout_and_schedule(gui
     assert "SecretService" in record.backend
     assert secrets.load(record).pubkey == from_mnemonic(" ".join(words)).pubkey  # really in the keyring
 
-    for edit in step.word_edits.values():
+    wizard.next()  # → confirm, on its own page
+    confirm = wizard.confirm
+    assert wizard.currentPage() is confirm and not confirm.isComplete()
+    assert len(confirm.word_edits) == 3
+    assert [confirm.words_form.itemAt(i, confirm.words_form.ItemRole.LabelRole).widget().text() for i in range(3)] == [
+        f"Word {p}" for p in record.confirm_positions
+    ]
+    for edit in confirm.word_edits.values():
         edit.setText("wrong")
-    step.check_words()
-    qtbot.waitUntil(lambda: "does not match" in step.message.text(), timeout=10_000)
-    assert not step.isComplete()
-    for position, edit in step.word_edits.items():
+    confirm.check_words()
+    qtbot.waitUntil(lambda: "does not match" in confirm.message.text(), timeout=10_000)
+    assert not confirm.isComplete() and confirm.check_button.isEnabled()  # corrected and checked again
+    for position, edit in confirm.word_edits.items():
         edit.setText(words[position - 1])
-    step.check_words()
-    qtbot.waitUntil(step.isComplete, timeout=10_000)
+    confirm.check_words()
+    qtbot.waitUntil(confirm.isComplete, timeout=10_000)
     assert secrets.read_record().backup_confirmed  # type: ignore[union-attr]
-    assert step.phrase.toPlainText() == ""  # shown once
+    assert wizard.phrase.word_labels == []  # shown once
 
     wizard.next()  # → payout
     wizard.payout.address.setText("not-an-address")
@@ -64,9 +71,35 @@ def test_wizard_creates_wallet_confirms_backup_and_saves_payout_and_schedule(gui
     wizard.next()  # → schedule
     assert json.loads(gui_services.paths.settings_file.read_text())["payout_address"] == COLD_WALLET
     assert gui_services.settings.payout_address == COLD_WALLET  # the shared settings object, not a copy
-    wizard.schedule.buttons[Preset.WHEN_IDLE].setChecked(True)
+    schedule = wizard.schedule
+    assert "Mon–Fri 18:00–08:00" in schedule.buttons[Preset.NIGHTS_AND_WEEKENDS].text()
+    assert "10 min" in schedule.buttons[Preset.WHEN_IDLE].text()
+    assert "game" in schedule.games_note.text()
+    assert schedule.autostart.isChecked() and schedule.autostart.isEnabled()  # start at login: yes by default
+    schedule.buttons[Preset.WHEN_IDLE].setChecked(True)
     wizard.next()  # → done
     assert load_policy(policy_path(gui_services.paths)).grid == Preset.WHEN_IDLE.grid()
+    assert gui_services.autostart().is_enabled()  # a real XDG autostart entry, in this test's folder
+
+
+def test_wizard_import_skips_the_phrase_pages_and_start_at_login_can_be_declined(gui_services, qtbot) -> None:
+    from hostapp.gui.wizard import FirstRunWizard
+
+    wizard = FirstRunWizard(gui_services)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.checks.isComplete(), timeout=60_000)
+    wizard.next()  # → wallet
+    wizard.wallet.import_text.setText(ABANDON)
+    wizard.wallet.import_wallet()
+    qtbot.waitUntil(wizard.wallet.isComplete, timeout=10_000)
+    wizard.next()
+    assert wizard.currentPage() is wizard.payout  # an imported phrase was written down already
+    wizard.next()
+    wizard.schedule.autostart.setChecked(False)
+    wizard.next()
+    assert not gui_services.autostart().is_enabled()
 
 
 @pytest.fixture
