@@ -12,7 +12,9 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   exec hostapp gui --show
 fi
 
-if ! hostapp wallet show >/dev/null 2>&1; then
+# Ready means stored and its seed phrase confirmed; an unfinished one (words never confirmed) is
+# replaced by `wallet create` on a terminal, which stores nothing until the words are confirmed.
+if ! hostapp wallet show --json 2>/dev/null | grep -q '"backup_confirmed": true'; then
   if [ -t 0 ]; then
     echo "run: no wallet yet; creating one (write the seed phrase down, you will be asked for 3 words)"
     hostapp wallet create

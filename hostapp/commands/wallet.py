@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hostapp.pricing import PriceSource
     from hostapp.wallet.service import WalletService
 
 PASSPHRASE_ENV = "HOSTAPP_WALLET_PASSPHRASE"  # noqa: S105 (a variable name); encrypts the key file when no secure keyring exists
@@ -103,18 +104,75 @@ def _service() -> WalletService:
 
 
 def terminal_passphrase(new: bool) -> str | None:
-    """The wallet file's passphrase from $HOSTAPP_WALLET_PASSPHRASE or a terminal prompt (None: neither)."""
+    """The wallet file's passphrase from $HOSTAPP_WALLET_PASSPHRASE or a terminal prompt (None: neither).
+
+    A new one is asked once plus a repeat, again (with the reason) when too short or different."""
     value = os.environ.get(PASSPHRASE_ENV)
     if value:
         return value
     if not sys.stdin.isatty():
         return None
-    import getpass
+    from hostapp.wallet.secrets import MIN_PASSPHRASE_CHARS
 
-    first = getpass.getpass("Passphrase for the wallet key file: ")
-    if new and getpass.getpass("Repeat the passphrase: ") != first:
-        _fail("the passphrases differ")
-    return first
+    if not new:
+        return read_terminal_line("Passphrase for the wallet key file: ", hidden=True)
+    from hostapp.wallet.backends import secure_backend
+
+    # Asked only when no secure keyring was found (SecretStore.save): say why, and how to get one.
+    print(explain_missing_keyring(secure_backend()[1]), file=sys.stderr)
+    while True:  # Ctrl-C leaves: nothing is stored before a passphrase is chosen
+        first = read_terminal_line(
+            f"Choose a passphrase for the wallet key file (at least {MIN_PASSPHRASE_CHARS} characters): ", hidden=True
+        )
+        if len(first) < MIN_PASSPHRASE_CHARS:
+            print(f"too short: use at least {MIN_PASSPHRASE_CHARS} characters", file=sys.stderr)
+            continue
+        if read_terminal_line("Repeat the passphrase: ", hidden=True) == first:
+            return first
+        print("the two passphrases differ: choose it again", file=sys.stderr)
+
+
+def read_terminal_line(prompt: str, hidden: bool = False) -> str:
+    """One line typed at the terminal, without its echo when `hidden`.
+
+    Waits in short select() rounds instead of one blocking read: a Ctrl-C that lands between the
+    prompt and the read would otherwise be noticed only after Enter (CPython checks signals on
+    EINTR), and the prompt would seem to ignore it."""
+    import select
+    import termios
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd) if hidden else None
+    if saved is not None:  # echo off before the prompt, and without discarding what was typed ahead
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+    print(prompt, end="", file=sys.stderr, flush=True)  # stdout may be a pipe (`export > file`)
+    try:
+        while not select.select([fd], [], [], 0.2)[0]:
+            pass
+        data = os.read(fd, 4096)  # canonical mode: one line per read
+    finally:
+        if saved is not None:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+            print(file=sys.stderr)
+    if not data:
+        raise KeyboardInterrupt  # end of input (Ctrl-D): cancel, as Ctrl-C does
+    return data.decode(errors="replace").rstrip("\r\n")
+
+
+def explain_missing_keyring(reason: str) -> str:
+    """Why the key goes to a passphrase-encrypted file, and how to have a keyring instead."""
+    return (
+        f"No secure OS keyring here ({reason}): this is usual over SSH or on a server without a desktop "
+        "login, where no Secret Service (GNOME Keyring, KWallet) runs.\n"
+        "The wallet key will be kept in a file encrypted with a passphrase you choose now; `hostapp node` "
+        f"asks for it when it starts (or reads ${PASSPHRASE_ENV}).\n"
+        "To use a keyring instead: install gnome-keyring (e.g. `sudo apt install gnome-keyring`), log in to "
+        "the desktop once, or in this shell run `dbus-run-session -- bash` then "
+        "`gnome-keyring-daemon --unlock --components=secrets` (type a keyring password, Ctrl-D), and "
+        "create the wallet again."
+    )
 
 
 def _fail(message: str, code: int = 1) -> Any:
@@ -132,6 +190,15 @@ def _guard(func: Any, *args: Any) -> Any:
         return func(*args)
     except (WalletError, KeyInputError) as exc:
         return _fail(str(exc))
+
+
+def _price_source() -> PriceSource:
+    """The token's rate for these outputs (hostapp/pricing.py); never an error: no rate, no money column."""
+    from hostapp.app import load_context
+    from hostapp.pricing import cli_price_source
+
+    context = load_context()
+    return cli_price_source(context.settings, context.paths.data)
 
 
 def _print_json(data: Any) -> None:
@@ -155,36 +222,69 @@ def run_create(args: argparse.Namespace) -> int:
         info = _guard(service.confirm_backup, _parse_confirm_words(args.confirm_words))
         print(f"backup confirmed; wallet {info.pubkey} is ready")
         return 0
+    if sys.stdin.isatty() and not args.json and not args.yes_i_wrote_it_down:
+        return create_interactively(service, args.words, args.replace)
     new = _guard(service.create, args.words, args.replace)
     if args.json:
         _print_json({"address": new.pubkey, "mnemonic": new.mnemonic, "confirm_positions": new.confirm_positions})
     else:
         print(f"Address: {new.pubkey}")
         print("Seed phrase (write it down, in order; anyone with it controls the wallet):")
-        print(f"  {new.mnemonic}")
+        print(numbered_words(new.mnemonic))
     if args.yes_i_wrote_it_down:
         _guard(service.skip_backup_confirmation)
         if not args.json:
             print("backup check skipped (--yes-i-wrote-it-down); wallet is ready")
         return 0
-    if sys.stdin.isatty():
-        import getpass
-
-        for _attempt in range(3):
-            answers = {p: getpass.getpass(f"Word {p}: ") for p in new.confirm_positions}
-            try:
-                service.confirm_backup(answers)
-            except Exception as exc:  # WalletError: ask again
-                print(f"hostapp: {exc}", file=sys.stderr)
-                continue
-            print("backup confirmed; wallet is ready")
-            return 0
-        _fail("backup not confirmed: run `hostapp wallet create --confirm-words N:word,...` when you have it")
     positions = ",".join(f"{p}:WORD" for p in new.confirm_positions)
     print(
         f"To finish, confirm your backup: hostapp wallet create --confirm-words '{positions}'",
         file=sys.stderr if args.json else sys.stdout,
     )
+    return 0
+
+
+def numbered_words(phrase: str) -> str:
+    """The words numbered, down three columns (four for 24 words), as they are written on paper."""
+    words = phrase.split()
+    columns = 3 if len(words) <= 12 else 4
+    rows = -(-len(words) // columns)
+    lines = []
+    for row in range(rows):
+        cells = [f"{index + 1:>2}. {words[index]:<9}" for index in range(row, len(words), rows)]
+        lines.append("  " + "   ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def create_interactively(service: WalletService, words: int, replace: bool) -> int:
+    """On a terminal: show the numbered words, ask three back (a wrong one is asked again), and only
+    then store the key, so an interrupted or failed check leaves no half-made wallet behind."""
+    import secrets as random_source
+
+    from hostapp.wallet.seed import from_mnemonic, generate_mnemonic
+    from hostapp.wallet.service import CONFIRM_WORDS
+
+    existing = _guard(service.info)
+    if existing is not None and existing.backup_confirmed and not replace:
+        return int(
+            _fail(f"a wallet already exists ({existing.pubkey}): export its backup first, then repeat with --replace")
+        )
+    if existing is not None and not existing.backup_confirmed:
+        # Its words were never confirmed, so it was never usable: nothing to lose in replacing it.
+        print(f"replacing the unfinished wallet {existing.pubkey} (its seed phrase was never confirmed)")
+    phrase = _guard(generate_mnemonic, words)
+    material = from_mnemonic(phrase, source="created")
+    print(f"Address: {material.pubkey}")
+    print("Seed phrase: write these words down on paper, in order. Anyone with them controls the wallet.")
+    print(numbered_words(phrase))
+    positions = sorted(random_source.SystemRandom().sample(range(1, words + 1), CONFIRM_WORDS))
+    print(f"Now check your copy: type words {', '.join(map(str, positions))} from it (Ctrl-C cancels).")
+    expected = phrase.split()
+    for position in positions:
+        while read_terminal_line(f"Word {position}: ").strip().lower() != expected[position - 1]:
+            print(f"word {position} does not match: look at word {position} of your copy and type it again")
+    info = _guard(service.import_key, material, replace or existing is not None)
+    print(f"backup confirmed; wallet {info.pubkey} is ready (key kept in {info.backend})")
     return 0
 
 
@@ -266,12 +366,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_balance(args: argparse.Namespace) -> int:
+    from hostapp.pricing import UNIT_SYMBOL, fiat_minor, fiat_text, rate_text
     from hostapp.wallet.amounts import SOL_DECIMALS, format_units
 
     service = _service()
     with _guard(service.chain_client, args.rpc_url) as client:
         balances = _guard(service.balances, client, args.address, args.mint)
     token = balances.token
+    rate = _price_source().current()
     if args.json:
         _print_json(
             {
@@ -279,14 +381,28 @@ def run_balance(args: argparse.Namespace) -> int:
                 "lamports": balances.sol,
                 "token": None
                 if token is None
-                else {"mint": balances.mint, "amount": token.amount, "decimals": token.decimals},
+                else {
+                    "mint": balances.mint,
+                    "symbol": UNIT_SYMBOL,
+                    "amount": token.amount,  # base units
+                    "decimals": token.decimals,
+                    # minor units of `currency` (cents), rounded half to even; absent without a rate
+                    **(
+                        {"value_minor_units": fiat_minor(token.amount, token.decimals, rate), "currency": rate.currency}
+                        if rate is not None
+                        else {}
+                    ),
+                },
             }
         )
         return 0
     print(f"Address: {balances.address}")
     print(f"SOL:     {format_units(balances.sol, SOL_DECIMALS)}")
     if token is not None:
-        print(f"Token:   {format_units(token.amount, token.decimals)} ({balances.mint})")
+        money = fiat_text(token.amount, token.decimals, rate)
+        print(f"{UNIT_SYMBOL + ':':<8} {format_units(token.amount, token.decimals)}{' ' + money if money else ''}")
+        print(f"Mint:    {balances.mint}")
+        print(f"Rate:    {rate_text(rate, token.decimals, UNIT_SYMBOL)}")
     return 0
 
 
@@ -306,15 +422,23 @@ def run_history(args: argparse.Namespace) -> int:
         return 0
     if not payouts:
         print("no payouts yet")
+        return 0
+    from hostapp.pricing import UNIT_SYMBOL, fiat_minor, format_fiat
     from hostapp.wallet.amounts import format_units
 
+    rate = _price_source().current()
+    value = f"  {'Value (' + rate.currency + ')':>12}" if rate is not None else ""
+    print(f"{'Time (local)':<19}  {'Amount (' + UNIT_SYMBOL + ')':>16}{value}  Signature")
     for p in payouts:
         when = (
             datetime.datetime.fromtimestamp(p.block_time).isoformat(sep=" ", timespec="seconds")
             if p.block_time
-            else "?"
+            else "unknown"
         )
-        print(f"{when}  {format_units(p.amount, p.decimals):>16}  {p.signature}")
+        money = ""
+        if rate is not None:
+            money = f"  {format_fiat(fiat_minor(p.amount, p.decimals, rate), rate.currency):>12}"
+        print(f"{when:<19}  {format_units(p.amount, p.decimals):>16}{money}  {p.signature}")
     return 0
 
 
@@ -336,7 +460,9 @@ def run_withdraw(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return int(_fail(f"amount: {exc}", 2))
         plan = _guard(service.plan_withdrawal, client, asset, args.to, amount, args.mint)
-        print(plan.describe(), file=sys.stderr if args.json else sys.stdout)
+        out = sys.stderr if args.json else sys.stdout
+        print(plan.describe(), file=out)
+        print(_fee_line(plan, decimals if asset == "token" else None), file=out)
         if not args.yes:
             if not sys.stdin.isatty():
                 return int(_fail("withdraw needs confirmation: repeat with --yes", 2))
@@ -348,6 +474,17 @@ def run_withdraw(args: argparse.Namespace) -> int:
     else:
         print(f"sent: {signature}")
     return 0
+
+
+def _fee_line(plan: Any, token_decimals: int | None) -> str:
+    """The fee (and any rent) in SOL, in grid tokens (when sending them) and in money where a rate is known."""
+    from hostapp.pricing import UNIT_SYMBOL, fee_text
+
+    rate = _price_source().current()
+    line = f"Network fee: {fee_text(plan.fee, token_decimals, UNIT_SYMBOL, rate)}"
+    if plan.rent:
+        line += f"; opening the recipient's account: {fee_text(plan.rent, token_decimals, UNIT_SYMBOL, rate)}"
+    return line
 
 
 def run_set_payout(args: argparse.Namespace) -> int:
