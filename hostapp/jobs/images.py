@@ -21,6 +21,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,26 @@ def non_public_addresses(host: str) -> list[str]:
     return sorted(set(found))
 
 
+def non_public_host_problem(host: str, trusted: Iterable[str]) -> str | None:
+    """Why grid work may not reach `host` (name or name:port) from this machine ("resolves to …",
+    "does not resolve …"), or None.
+
+    The host itself fetches (dockerd for an image, hostapp for a model), so a name that resolves to
+    loopback, the LAN or link-local is a way into the user's network; `trusted` names (with or
+    without the port) are the user's own servers and exempt.
+    """
+    allowed = {entry.lower() for entry in trusted}
+    if host.lower() in allowed or _split_host_port(host)[0].lower() in allowed:
+        return None
+    try:
+        private = non_public_addresses(host)
+    except (OSError, UnicodeError, ValueError) as exc:
+        return f"does not resolve ({exc})"
+    if private:
+        return f"resolves to the non-public address {', '.join(private[:3])} (loopback, LAN or link-local)"
+    return None
+
+
 class ImageCache:
     def __init__(self, api: Any, store: Store, bus: EventBus, budget_mb: int) -> None:
         self._api = api
@@ -142,16 +163,10 @@ class ImageCache:
     def check_registry(self, ref: str) -> None:
         """Refuse a reference whose registry host is not public (unless trusted in the settings)."""
         host = registry_host(ref)
-        if host is None or host in {trusted.lower() for trusted in self.trusted_registries}:
-            return
-        try:
-            private = non_public_addresses(host)
-        except (OSError, UnicodeError, ValueError) as exc:
-            raise PullError(f"image {ref}: its registry host {host} does not resolve ({exc})") from None
-        if private:
+        problem = None if host is None else non_public_host_problem(host, self.trusted_registries)
+        if problem is not None:
             raise PullError(
-                f"image {ref}: grid jobs may not pull from registry host {host}, which resolves to the "
-                f"non-public address {', '.join(private[:3])} (loopback, LAN or link-local); to allow a "
+                f"image {ref}: grid jobs may not pull from registry host {host}: it {problem}; to allow a "
                 "registry you run yourself, add it to the setting image_cache.trusted_registries"
             )
 

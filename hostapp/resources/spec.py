@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from hostapp.config.settings import ModelSettings
 from hostapp.jobs.definition import Resource, resource_file_name
-from hostapp.jobs.images import non_public_addresses
+from hostapp.jobs.images import non_public_host_problem
 
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 # The bucket name of a URL whose host serves one bucket at its root: s3.py takes it out of the path.
@@ -145,19 +145,11 @@ def check_host_for_grid(source: ResourceSource, trusted_hosts: list[str]) -> Non
     host = source.job_host
     if host is None:
         return  # AWS or an endpoint the user configured
-    name = host.rsplit(":", 1)[0]
-    trusted = {entry.lower() for entry in trusted_hosts}
-    if host.lower() in trusted or name.lower() in trusted:
-        return
-    try:
-        private = non_public_addresses(host)
-    except (OSError, UnicodeError, ValueError) as exc:
-        raise ResourceError(f"resource {source.label}: its host {name} does not resolve ({exc})") from None
-    if private:
+    problem = non_public_host_problem(host, trusted_hosts)
+    if problem is not None:
         raise ResourceError(
-            f"resource {source.label}: grid jobs may not fetch from {name}, which resolves to the non-public "
-            f"address {', '.join(private[:3])} (loopback, LAN or link-local); to allow a server you run "
-            "yourself, add it to the setting models.trusted_hosts"
+            f"resource {source.label}: grid jobs may not fetch from {host.rsplit(':', 1)[0]}: it {problem}; "
+            "to allow a server you run yourself, add it to the setting models.trusted_hosts"
         )
 
 
