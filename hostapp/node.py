@@ -602,6 +602,7 @@ class Node:
                 wait_seconds=self.config.lease_wait_seconds,
                 free_gpus=[] if key == CPU_SLOT else [key],
                 accept_cpu_jobs=True,
+                held_resources=self._held_resources(),
             )
         except GridUnavailable as exc:
             self._offline(slot, exc)
@@ -620,6 +621,14 @@ class Node:
             self._safe_release(lease, "node became unavailable while leasing")
             return
         self._work(key, slot, lease)
+
+    def _held_resources(self) -> list[str]:
+        """The model cache's resource ids for the lease request: the grid prefers jobs naming them."""
+        models = getattr(self.runner, "models", None)
+        try:
+            return list(models.held_resource_ids()) if models is not None else []
+        except OSError:  # an unreadable cache folder costs the preference, never the lease
+            return []
 
     def _register(self, slot: SlotStatus) -> bool:
         """True once the grid knows this node with its current payout address."""

@@ -194,10 +194,20 @@ class GridClient:
         return self._parse(NodeInfo, self._request("GET", "/v1/node"))
 
     def lease(
-        self, wait_seconds: float = 20.0, free_gpus: list[str] | None = None, accept_cpu_jobs: bool = True
+        self,
+        wait_seconds: float = 20.0,
+        free_gpus: list[str] | None = None,
+        accept_cpu_jobs: bool = True,
+        held_resources: list[str] | None = None,
     ) -> Lease | None:
-        """Long-polls up to `wait_seconds` for a job; None when none came."""
-        body = LeaseRequest(wait_seconds=wait_seconds, free_gpus=free_gpus or [], accept_cpu_jobs=accept_cpu_jobs)
+        """Long-polls up to `wait_seconds` for a job; None when none came. `held_resources`: the model
+        cache's resource ids, so the grid can give this node a job whose models it already holds."""
+        body = LeaseRequest(
+            wait_seconds=wait_seconds,
+            free_gpus=free_gpus or [],
+            accept_cpu_jobs=accept_cpu_jobs,
+            held_resources=held_resources or [],
+        )
         response = self._request("POST", "/v1/node/lease", body, read_timeout=wait_seconds + self.timeout)
         if response.status_code == 204:
             return None

@@ -11,12 +11,14 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hostapp.ledger import billed_amount
+from hostapp.resources.identity import definition_resource_ids
 from hostapp.store.db import Store
 
 GRID_MIGRATIONS: tuple[str, ...] = (
@@ -98,6 +100,8 @@ GRID_MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+# How long a queued job may be passed over for one whose models the leasing node already holds.
+LOCALITY_WINDOW_SECONDS = 120
 
 # Back to the queue, but only if this attempt is still the job's current one (not re-leased since).
 _REQUEUE_CURRENT = (
@@ -294,8 +298,21 @@ class GridStore:
             )
         return len(stale)
 
-    def claim(self, node: str, free_gpus: list[str], accept_cpu: bool, lease_seconds: int, now: float) -> Lease | None:
-        """The oldest queued job this node can run now, leased to it; None when there is none."""
+    def claim(
+        self,
+        node: str,
+        free_gpus: list[str],
+        accept_cpu: bool,
+        lease_seconds: int,
+        now: float,
+        held_resources: Collection[str] = (),
+    ) -> Lease | None:
+        """A queued job this node can run now, leased to it; None when there is none.
+
+        Oldest first, with one locality preference: among jobs queued for less than LOCALITY_WINDOW_SECONDS,
+        one naming more of the model resources the node holds (`held_resources`, identity.py) goes first.
+        A job that waited longer than the window is taken by age alone, so the preference never starves it.
+        """
         registered = self.node(node)
         if registered is None:
             raise GridError(409, "not_registered", "node is not registered: call PUT /v1/node first")
@@ -306,6 +323,8 @@ class GridStore:
             candidates = conn.execute(
                 "SELECT * FROM jobs WHERE state = 'queued' ORDER BY created_at, job_id LIMIT 200"
             ).fetchall()
+            if held_resources:
+                candidates = _locality_order(candidates, set(held_resources), now)
             for job in candidates:
                 gpu_uuid = self._match(job, gpus, accept_cpu, node_cuda)
                 if gpu_uuid is False:
@@ -536,6 +555,21 @@ def _accepted(job_id: str, attempt: int, duplicate: bool, seconds: int, amount: 
         "seconds_billed": seconds,
         "amount": amount,
     }
+
+
+def _locality_order(jobs: list[sqlite3.Row], held: set[str], now: float) -> list[sqlite3.Row]:
+    """Jobs past the locality window by age, then the rest by how many held resources they name, then age
+    (`jobs` come oldest first; sorted() is stable)."""
+
+    def rank(job: sqlite3.Row) -> tuple[bool, int]:
+        if now - float(job["created_at"]) >= LOCALITY_WINDOW_SECONDS:
+            return (False, 0)
+        text = job["definition"]
+        if '"resources"' not in text:  # stored by json.dumps: no such key, no models; skip the parse
+            return (True, 0)
+        return (True, -len(definition_resource_ids(json.loads(text)) & held))
+
+    return sorted(jobs, key=rank)
 
 
 _JOB_STATUS_SQL = """

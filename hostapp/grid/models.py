@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from hostapp.resources.identity import MAX_HELD_RESOURCES, RESOURCE_ID_PATTERN
+
 MAX_PRICE_PER_SECOND = 10**15
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_LOG_CHARS = 64 * 1024
@@ -17,6 +19,7 @@ MAX_LEASE_WAIT_SECONDS = 60
 
 Name = Annotated[str, StringConstraints(max_length=256)]
 JobId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+ResourceId = Annotated[str, StringConstraints(pattern=RESOURCE_ID_PATTERN)]
 Address = Annotated[str, StringConstraints(pattern=r"^[1-9A-HJ-NP-Za-km-z]{32,44}$")]
 JobState = Literal["queued", "leased", "succeeded", "failed"]
 ResultStatus = Literal["succeeded", "failed", "stopped"]
@@ -87,6 +90,9 @@ class LeaseRequest(_Body):
     free_gpus: Annotated[list[Name], Field(max_length=64)] = []
     accept_cpu_jobs: bool = True
     wait_seconds: Annotated[float, Field(ge=0, le=MAX_LEASE_WAIT_SECONDS)] = 20
+    # Ids (hostapp/resources/identity.py) of the model resources this node's cache holds: the grid
+    # prefers a queued job that names them (docs/grid-protocol.md, "Locality").
+    held_resources: Annotated[list[ResourceId], Field(max_length=MAX_HELD_RESOURCES)] = []
 
 
 class LeaseResponse(BaseModel):

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hostapp.config.settings import ModelSettings
+from hostapp.resources.identity import MAX_HELD_RESOURCES, resource_id
 from hostapp.resources.spec import ResourceError, ResourceSource, check_host_for_grid, safe_file_name
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class CacheEntry:
     size: int
     files: list[str] = field(default_factory=list)
     last_used: float = 0.0
+    resource_id: str = ""  # identity.py: what the node reports to the grid ("" for entries from before)
 
 
 def cache_key(source: ResourceSource, listing: Listing) -> str:
@@ -159,6 +161,11 @@ class ModelCache:
 
     def used_bytes(self) -> int:
         return sum(e.size for e in self.entries())
+
+    def held_resource_ids(self) -> list[str]:
+        """The ids (identity.py) of the resources this cache holds, most recently used first, for the grid."""
+        held = [e.resource_id for e in reversed(self.entries()) if e.resource_id]
+        return list(dict.fromkeys(held))[:MAX_HELD_RESOURCES]
 
     def pinned(self) -> set[str]:
         with self._lock:
@@ -416,7 +423,15 @@ class ModelCache:
         self.entries_dir.mkdir(parents=True, exist_ok=True)
         os.replace(partial, self.entry_path(key))
         self._write_index(
-            CacheEntry(key, source.kind, source.label, listing.size, [f.name for f in listing.files], time.time())
+            CacheEntry(
+                key,
+                source.kind,
+                source.label,
+                listing.size,
+                [f.name for f in listing.files],
+                time.time(),
+                resource_id(source.kind, source.label, source.revision, source.files),
+            )
         )
 
     def _touch(self, key: str) -> None:
