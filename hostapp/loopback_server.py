@@ -20,6 +20,10 @@ from typing import Any
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+JSON_BODIES = frozenset({"application/json"})
+# The grid's job submission also takes YAML (hostapp/grid/yaml_submission.py). None of these is a
+# CORS-safelisted type (text/plain, form encodings), so a page still cannot send them without a preflight.
+YAML_BODIES = frozenset({"application/yaml", "text/yaml", "application/x-yaml"})
 
 _Scope = MutableMapping[str, Any]
 _Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -48,12 +52,13 @@ class LoopbackGuard:
 
     - `Host` must name loopback (421 otherwise): a rebinding page sends its own host name;
     - an `Origin`, when present, must be loopback too (403): browsers add it to cross-origin requests;
-    - requests with a body must be `application/json` (415): the only kind a page cannot send
-      without a CORS preflight, and no route here answers preflights.
+    - requests with a body must be `application/json` (415), or one of `body_types` (the grid adds YAML):
+      kinds a page cannot send without a CORS preflight, and no route here answers preflights.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, body_types: frozenset[str] = JSON_BODIES) -> None:
         self.app = app
+        self.body_types = body_types
 
     async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
         if scope["type"] != "http":
@@ -69,7 +74,7 @@ class LoopbackGuard:
             await _refuse(send, 421, "foreign_host", f"Host {host[:100]!r} is not a loopback address: refused")
         elif origin is not None and not loopback_origin(origin):
             await _refuse(send, 403, "foreign_origin", f"Origin {origin[:100]!r} is not loopback: refused")
-        elif scope.get("method") in BODY_METHODS and content_type != "application/json":
+        elif scope.get("method") in BODY_METHODS and content_type not in self.body_types:
             await _refuse(
                 send, 415, "unsupported_media_type", "request bodies must be sent as Content-Type: application/json"
             )
@@ -90,8 +95,17 @@ async def _refuse(send: _Send, status: int, code: str, message: str) -> None:
 
 
 class LoopbackServer:
-    def __init__(self, app: Any, name: str, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any) -> None:
-        """Binds at once (port 0: a free port), so `url` is known before `start()`; raises OSError if taken."""
+    def __init__(
+        self,
+        app: Any,
+        name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        body_types: frozenset[str] = JSON_BODIES,
+        **uvicorn_options: Any,
+    ) -> None:
+        """Binds at once (port 0: a free port), so `url` is known before `start()`; raises OSError if taken.
+        `body_types`: the content types a request body may have (LoopbackGuard)."""
         import uvicorn
 
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
@@ -106,7 +120,7 @@ class LoopbackServer:
         self.host = host
         self.port = int(self._socket.getsockname()[1])
         options = {"log_config": None, "access_log": False, **uvicorn_options}
-        self._server = uvicorn.Server(uvicorn.Config(LoopbackGuard(app), **options))
+        self._server = uvicorn.Server(uvicorn.Config(LoopbackGuard(app, body_types), **options))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name=name, daemon=True
         )

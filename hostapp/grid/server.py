@@ -40,6 +40,7 @@ from hostapp.grid.owner_token import bearer, new_token
 from hostapp.grid.payouts import PayoutSink, PayoutWorker
 from hostapp.grid.signing import DEFAULT_WINDOW_SECONDS, SignatureRejected, verify_request
 from hostapp.grid.validation import validate_definition
+from hostapp.grid.yaml_submission import YamlSubmissionMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,12 @@ class GridService:
             event = self.signal.current()
             lease = await anyio.to_thread.run_sync(
                 lambda: self.store.claim(
-                    node, request.free_gpus, request.accept_cpu_jobs, self.config.lease_seconds, time.time()
+                    node,
+                    request.free_gpus,
+                    request.accept_cpu_jobs,
+                    self.config.lease_seconds,
+                    time.time(),
+                    request.held_resources,
                 )
             )
             if lease is not None:
@@ -468,6 +474,8 @@ def create_app(service: GridService, owner_token: str | None = None) -> FastAPI:
         store=service.store,
         window_seconds=service.config.signature_window_seconds,
     )
+    # POST /v1/jobs with a YAML body becomes the JSON submission (after the size cap, before the route).
+    app.add_middleware(YamlSubmissionMiddleware, owner_token=expected)  # type: ignore[arg-type]
     app.add_middleware(BodyLimitMiddleware)  # type: ignore[arg-type]  # added last: runs first, on every route
     return app
 
@@ -508,7 +516,7 @@ class LocalGrid:
         return bearer(self.owner_token)
 
     def start(self, timeout: float = 15.0) -> str:
-        from hostapp.loopback_server import LoopbackServer
+        from hostapp.loopback_server import JSON_BODIES, YAML_BODIES, LoopbackServer
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         store = GridStore(self.state_dir / "grid.sqlite3")
@@ -520,6 +528,7 @@ class LocalGrid:
                 "local-grid",
                 self.host,
                 self.port,
+                body_types=JSON_BODIES | YAML_BODIES,  # POST /v1/jobs takes YAML (yaml_submission.py)
                 log_level="warning",
                 timeout_graceful_shutdown=2,
             )
