@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hostapp import __version__
 from hostapp.grid import models
+from hostapp.grid.asgi_body import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body, replay
 from hostapp.grid.demo import (
     DEMO_PRICE_PER_SECOND,
     DEMO_TIMEOUT_SECONDS,
@@ -47,12 +47,6 @@ log = logging.getLogger(__name__)
 NODE_PREFIX = "/v1/node"
 ENDPOINT_FILE = "endpoint.json"  # {"url": ...} of a running LocalGrid, in its state folder
 MAX_BODY_BYTES = 2 * 1024 * 1024
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -244,31 +238,13 @@ class BodyLimitMiddleware:
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
             await too_large(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                await too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        try:
+            body = await read_body(receive, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            await too_large(scope, receive, send)
+            return
+        if body is not None:
+            await self.app(scope, replay(body, receive), send)
 
 
 class SignatureMiddleware:
@@ -283,21 +259,13 @@ class SignatureMiddleware:
         if scope["type"] != "http" or not str(scope["path"]).startswith(NODE_PREFIX):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                await _error(413, "too_large", f"request body over {MAX_BODY_BYTES} bytes")(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            body = await read_body(receive, MAX_BODY_BYTES)
+        except BodyTooLarge as exc:
+            await _error(413, "too_large", str(exc))(scope, receive, send)
+            return
+        if body is None:
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             verified = await anyio.to_thread.run_sync(
@@ -315,16 +283,7 @@ class SignatureMiddleware:
             await _error(401, exc.reason, str(exc))(scope, receive, send)
             return
         scope.setdefault("state", {})["node"] = verified.node
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
 
 
 def create_app(service: GridService, owner_token: str | None = None) -> FastAPI:

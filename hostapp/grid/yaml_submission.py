@@ -14,23 +14,16 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi.responses import JSONResponse
 
+from hostapp.grid.asgi_body import ASGIApp, Receive, Scope, Send, read_body, replay
 from hostapp.jobs.yaml_text import YamlDefinitionError, load_yaml_definition
 
 YAML_MEDIA_TYPES = ("application/yaml", "text/yaml", "application/x-yaml")
 SUBMIT_PATH = "/v1/jobs"
 QUERY_FIELDS = ("price_per_second", "timeout_seconds")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _refusal(status: int, code: str, path: str, reason: str, what: str) -> JSONResponse:
@@ -86,27 +79,13 @@ class YamlSubmissionMiddleware:
         if media_type not in YAML_MEDIA_TYPES or not owner:
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:  # BodyLimitMiddleware already read (and capped) it: this is its replay
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        converted = yaml_submission(b"".join(chunks), scope.get("query_string", b"").decode("latin-1"))
+        body = await read_body(receive)  # BodyLimitMiddleware already read (and capped) it: this is its replay
+        if body is None:
+            return
+        converted = yaml_submission(body, scope.get("query_string", b"").decode("latin-1"))
         if isinstance(converted, JSONResponse):
             await converted(scope, receive, send)
             return
         kept = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
         kept += [(b"content-type", b"application/json"), (b"content-length", str(len(converted)).encode())]
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": converted, "more_body": False}
-            return await receive()
-
-        await self.app({**scope, "headers": kept}, replay, send)
+        await self.app({**scope, "headers": kept}, replay(converted, receive), send)
