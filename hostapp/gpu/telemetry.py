@@ -115,7 +115,14 @@ class TelemetrySampler:
                 self._history[gpu.uuid].append(sample)
                 if processes is not None:
                     self._processes[gpu.uuid] = processes
-            self._bus.publish(TELEMETRY, uuid=gpu.uuid, index=gpu.index, sample=sample)
+            self._bus.publish(
+                TELEMETRY,
+                uuid=gpu.uuid,
+                index=gpu.index,
+                sample=sample,
+                name=gpu.name,
+                power_limit_w=gpu.power_limit_w,
+            )
             if processes is not None and self._watcher is not None:
                 self._watcher.update(gpu.uuid, processes)
 

@@ -26,6 +26,38 @@ RESUMABLE = {NodeState.PAUSED, NodeState.SNOOZED}
 STARTABLE = {NodeState.STOPPED, NodeState.ERROR, NodeState.OFFLINE}
 
 
+def size_text(size: int) -> str:
+    """Bytes as a person reads a download: 512 KB, 1.2 GB (decimal units, like registries show)."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def pull_progress_text(data: dict[str, Any]) -> str:
+    """A job.pull.progress event (hostapp/topics.py JobPullProgress) as one line, e.g.
+    `Pulling image pytorch/pytorch:2.4: 1.2 GB / 3.4 GB (3 of 7 layers)`; "" once the pull finished."""
+    if data.get("finished"):
+        return ""
+    image = str(data.get("image") or "image")
+    done, total = int(data.get("bytes_done") or 0), int(data.get("bytes_total") or 0)
+    layers_done, layers_total = int(data.get("layers_done") or 0), int(data.get("layers_total") or 0)
+    amount = f"{size_text(done)} / {size_text(total)}" if total else "starting"
+    layers = f" ({layers_done} of {layers_total} layers)" if layers_total else ""
+    return f"Pulling image {image}: {amount}{layers}"
+
+
+def resource_progress_text(data: dict[str, Any]) -> str:
+    """A resource.progress event (hostapp/topics.py ResourceProgress) as one line, e.g.
+    `Fetching model org/tiny: 3.2 GB / 7.8 GB`; "" once the fetch finished."""
+    if data.get("finished"):
+        return ""
+    resource = str(data.get("resource") or "model")[:120]
+    done, total = int(data.get("bytes_done") or 0), int(data.get("bytes_total") or 0)
+    amount = f"{size_text(done)} / {size_text(total)}" if total else "starting"
+    return f"Fetching model {resource}: {amount}"
+
+
 def next_change_text(timestamp: float | None, now: dt.datetime | None = None) -> str:
     if timestamp is None:
         return ""
@@ -58,6 +90,8 @@ class TrayController(QWidget):
         self._quit_app = quit_app
         self._clock = clock
         self.start_refusal: str | None = None  # what the last Start said instead of starting
+        self.pull_text = ""  # an image pull in progress: a multi-GB pull is not "Working, 0 %"
+        self.fetch_text = ""  # a model resource being fetched into the model cache, likewise
         # Without a node yet (the app shows the icon before it builds the core) the state is Starting.
         self.status = node.status() if node is not None else NodeStatus(NodeState.STARTING)
         self.tray = QSystemTrayIcon(self)
@@ -66,6 +100,8 @@ class TrayController(QWidget):
         self.tray.setContextMenu(self.menu)
         self.tray.activated.connect(self._on_activated)
         bridge.on("node.state", self, self._on_state_event)
+        bridge.on("job.pull.progress", self, self._on_pull_progress)
+        bridge.on("resource.progress", self, self._on_resource_progress)
         self.apply_status(self.status)
         self.rebuild_menu()
 
@@ -78,7 +114,19 @@ class TrayController(QWidget):
         self.apply_status(node.status())
 
     def _on_state_event(self, data: dict[str, Any]) -> None:
-        self.apply_status(NodeStatus.from_event(data))
+        status = NodeStatus.from_event(data)
+        if status.state is not NodeState.WORKING:
+            self.pull_text = ""  # a failed pull sends no "finished": the job's end clears the line
+            self.fetch_text = ""  # nor does a failed model fetch
+        self.apply_status(status)
+
+    def _on_pull_progress(self, data: dict[str, Any]) -> None:
+        self.pull_text = pull_progress_text(data)
+        self.apply_status(self.status)
+
+    def _on_resource_progress(self, data: dict[str, Any]) -> None:
+        self.fetch_text = resource_progress_text(data)
+        self.apply_status(self.status)
 
     def apply_status(self, status: NodeStatus) -> None:
         self.status = status
@@ -89,6 +137,10 @@ class TrayController(QWidget):
             tooltip += f"\nFix: {status.fix}"
         if status.next_change is not None:
             tooltip += f"\nNext change: {next_change_text(status.next_change, self._clock())}"
+        if self.pull_text:
+            tooltip += f"\n{self.pull_text}"
+        if self.fetch_text:
+            tooltip += f"\n{self.fetch_text}"
         self.tray.setToolTip(tooltip)
 
     def rebuild_menu(self) -> None:

@@ -55,9 +55,10 @@ def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtb
     ledger.start("job-1", 1, "GPU-abc", 1000, started_at=time.time() - 60)
     threading.Thread(target=lambda: ledger.credit("job-1", 1, 60, 1_500_000)).start()  # from a node thread
     qtbot.waitUntil(lambda: page.earnings_labels["today"].text() == "1.50 GRID")
-    qtbot.waitUntil(lambda: page.payout_state.text() == "Paid 0.00 GRID · pending 1.50 GRID")
+    # Beside each amount its value at the embedded grid's demo rate ($0.05): 7.5 ¢ rounds half to even.
+    qtbot.waitUntil(lambda: page.payout_state.text() == "Paid 0.00 GRID ≈ $0.00 · pending 1.50 GRID ≈ $0.08")
     ledger.mark_paid("job-1", 1, SIGNATURE)
-    qtbot.waitUntil(lambda: page.payout_state.text() == "Paid 1.50 GRID · pending 0.00 GRID")
+    qtbot.waitUntil(lambda: page.payout_state.text() == "Paid 1.50 GRID ≈ $0.08 · pending 0.00 GRID ≈ $0.00")
 
     now = time.time()
     bus.publish(  # what hostapp.node publishes for a slot (hostapp/topics.py NodeStateChanged)
@@ -66,8 +67,8 @@ def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtb
         overall="working",
         previous="waiting",
         gpu="GPU-abc",
-        headline="Working — job job-2, up to 1 min left",
-        reason="job job-2, up to 1 min left",
+        headline="Working — job job-2 (time limit 2 min)",
+        reason="job job-2 (time limit 2 min)",
         job_id="job-2",
         attempt=1,
         job_started_at=now - 30,
@@ -75,8 +76,10 @@ def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtb
         price_per_second=10,
     )
     qtbot.waitUntil(lambda: page.state_label.text() == "Working")
-    assert page.job_label.text().startswith("Job job-2")
-    assert 20 <= page.job_progress.value() <= 30
+    # Elapsed time against the limit, not "1 min left" and a progress bar for a job that may take a second.
+    assert page.job_label.text().startswith("Job job-2 · running ")
+    assert "(time limit 2 min)" in page.job_label.text() and "left" not in page.job_label.text()
+    assert not page.job_progress.isVisible()
 
 
 def test_painting_the_grid_changes_the_saved_policy(tray_app, qtbot) -> None:
@@ -159,7 +162,8 @@ def test_earnings_payouts_with_explorer_links_and_value_net_of_electricity(tray_
     page = tray_app.window.pages["Earnings"]
     services.bus.publish("node.payout", job_id="p2", amount=1_500_000, signature=SIGNATURE)
     qtbot.waitUntil(lambda: page.payouts.rowCount() == 1)
-    assert [page.payouts.item(0, c).text() for c in (1, 2, 3)] == ["3.00 GRID", "2", SIGNATURE]
+    # The token value typed in Settings is the rate everywhere (not the grid's demo rate).
+    assert [page.payouts.item(0, c).text() for c in (1, 2, 3)] == ["3.00 GRID ≈ €6.00", "2", SIGNATURE]
     assert page.payouts.cellWidget(0, 3) is None  # localnet: no public explorer, the signature itself
     assert page.summary.text().endswith(
         "3.00 GRID earned ≈ 6.00 EUR · electricity 0.02 kWh = 0.008 EUR · net 5.992 EUR"
@@ -268,9 +272,22 @@ def test_diagnostics_runs_the_doctor_off_the_gui_thread(tray_app, qtbot) -> None
     qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     assert not page.run_button.isEnabled()  # returned at once: the checks run on a worker
     qtbot.waitUntil(lambda: page.report is not None, timeout=60_000)
-    ids = [page.tree.topLevelItem(i).text(1) for i in range(page.tree.topLevelItemCount())]
-    assert ids[:2] == ["docker", "gpu"]
+    titles = [page.tree.topLevelItem(i).text(1) for i in range(page.tree.topLevelItemCount())]
+    assert titles[:2] == ["Docker", "Graphics card"]
     assert page.tree.topLevelItem(0).text(0) == "OK"  # the real engine is running
+    assert page.tree.topLevelItem(0).text(2).startswith("Docker ") and "jobs can start" in page.tree.topLevelItem(
+        0
+    ).text(2)
+
+
+@pytest.mark.docker
+def test_diagnostics_runs_its_checks_when_opened(tray_app, qtbot) -> None:
+    page = tray_app.window.pages["Diagnostics"]
+    assert page.report is None
+    tray_app.window.show()
+    tray_app.window.show_page("Diagnostics")  # no click on "Run checks"
+    qtbot.waitUntil(lambda: page.report is not None, timeout=60_000)
+    assert page.tree.topLevelItemCount() == len(page.report.checks)
 
 
 def test_diagnostics_exports_a_redacted_bundle_off_the_gui_thread(tray_app, qtbot, tmp_path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QFrame, QLabel, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QFrame, QHeaderView, QLabel, QMessageBox, QVBoxLayout, QWidget
 
 
 def heading(text: str) -> QLabel:
@@ -28,10 +28,27 @@ def card(*widgets: QWidget) -> QFrame:
     return frame
 
 
+def fit_columns(table: QAbstractItemView, stretch: int) -> None:
+    """Every column as wide as its text, one line per row, except `stretch`, which takes what is
+    left and elides in the middle (a signature keeps its start and end; the tooltip has all of it):
+    no cut ids, no wrapped times, no horizontal scrolling."""
+    header = table.horizontalHeader()  # type: ignore[attr-defined]
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    header.setStretchLastSection(False)
+    table.setWordWrap(False)  # type: ignore[attr-defined]
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.verticalHeader().setVisible(False)  # type: ignore[attr-defined]
+
+
 def when_text(timestamp: float | None) -> str:
+    """Local time to the minute: `30 Nov 08:11` this year, `30 Nov 2025 08:11` before (short enough
+    for a table column that never wraps)."""
     if timestamp is None:
         return "—"
-    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+    when = dt.datetime.fromtimestamp(timestamp)
+    return when.strftime("%d %b %H:%M" if when.year == dt.date.today().year else "%d %b %Y %H:%M")
 
 
 def duration_text(seconds: int | None) -> str:

@@ -8,15 +8,35 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import card, duration_text, heading
-from hostapp.gui.pages.earnings import payout_state_text, plain_label
-from hostapp.gui.tray import next_change_text
-from hostapp.gui.viewmodels import GpuSample, NodeState, NodeStatus, format_amount, gpu_samples
+from hostapp.gui.pages.common import card, heading
+from hostapp.gui.pages.earnings import current_rate, money_text, payout_state_text, plain_label
+from hostapp.gui.tray import RESUMABLE, next_change_text
+from hostapp.gui.viewmodels import (
+    Balances,
+    GpuSample,
+    NodeState,
+    NodeStatus,
+    PauseChoice,
+    format_amount,
+    gpu_samples,
+)
 from hostapp.gui.widgets.gauge import Gauge
 from hostapp.gui.wiring import GuiServices
+from hostapp.gui.workers import run_in_background
+from hostapp.pricing import RECENT_WINDOW_SECONDS, current_estimate, fiat_text, rate_text
+from hostapp.status import short_gpu_name
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +59,13 @@ class GpuGauges(QWidget):
         layout.addLayout(row)
 
     def show_sample(self, sample: GpuSample) -> None:
-        self.title.setText(f"{sample.name} ({sample.uuid})")
+        self.title.setText(short_gpu_name(sample.name) or sample.uuid)  # "RTX 4090", not its UUID
+        self.title.setToolTip(f"{sample.name} ({sample.uuid})")
         self.temperature.set_value(sample.temperature_c)
         self.utilization.set_value(sample.utilization_percent)
-        self.power.set_value(sample.power_w, sample.power_limit_w)
+        limit = sample.power_limit_w
+        # The arc's end is the card's power limit; without one (NVML did not say), the default scale.
+        self.power.set_value(sample.power_w, limit, caption=f"limit {limit:.0f} W" if limit else "limit unknown")
         used, total = sample.memory_used_bytes, sample.memory_total_bytes
         if used is not None and total:
             self.memory.set_value(100 * used / total, caption=f"{used / 2**30:.1f} / {total / 2**30:.1f} GiB")
@@ -64,7 +87,21 @@ class DashboardPage(QWidget):
         self.reason_label = plain_label()  # reasons can carry the grid's or the chain's words
         self.reason_label.setWordWrap(True)
         self.next_label = plain_label()
-        layout.addWidget(card(self.state_label, self.reason_label, self.next_label))
+        # Pause/Resume here as in the tray: a click pauses until resumed, the arrow offers 1 hour / tomorrow.
+        self.pause_button = QToolButton()
+        self.pause_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.pause_menu = QMenu(self.pause_button)
+        for choice in PauseChoice:
+            action = self.pause_menu.addAction(choice.label)
+            action.triggered.connect(lambda _checked=False, c=choice: self._services.node.pause(c))
+        self.pause_button.clicked.connect(self._pause_or_resume)
+        state_row = QHBoxLayout()
+        state_row.addWidget(self.state_label, 1)
+        state_row.addWidget(self.pause_button)
+        state_box = QWidget()
+        state_box.setLayout(state_row)
+        state_row.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(card(state_box, self.reason_label, self.next_label))
 
         self.gpu_box = QVBoxLayout()
         self.no_gpu_label = QLabel("No GPU telemetry yet (no NVIDIA GPU found, or the sampler is off).")
@@ -76,13 +113,26 @@ class DashboardPage(QWidget):
 
         earnings = QGridLayout()
         self.earnings_labels: dict[str, QLabel] = {}
-        for column, (key, text) in enumerate((("today", "Today"), ("7d", "7 days"), ("30d", "30 days"))):
+        self.fiat_labels: dict[str, QLabel] = {}  # "≈ $0.08" under each amount, empty without a rate
+        columns = (("today", "Today"), ("7d", "7 days"), ("30d", "30 days"), ("all", "Lifetime"))
+        for column, (key, text) in enumerate(columns):
             earnings.addWidget(QLabel(text), 0, column)
             value = heading("—")
             self.earnings_labels[key] = value
             earnings.addWidget(value, 1, column)
+            self.fiat_labels[key] = QLabel()
+            earnings.addWidget(self.fiat_labels[key], 2, column)
         self.payout_state = plain_label()  # pending vs paid, next payout
-        earnings.addWidget(self.payout_state, 2, 0, 1, 3)
+        earnings.addWidget(self.payout_state, 3, 0, 1, len(columns))
+        self.wallet_label = plain_label("Wallet: —")  # the chain's balances, read off the GUI thread
+        earnings.addWidget(self.wallet_label, 4, 0, 1, len(columns))
+        self.rate_label = plain_label()  # "1 GRID ≈ $0.05 (grid rate from 5 min ago)"
+        earnings.addWidget(self.rate_label, 5, 0, 1, len(columns))
+        self.estimate_label = plain_label()  # "This card earns about $2.16 (43.2 GRID)/day …"
+        self.estimate_label.setWordWrap(True)
+        earnings.addWidget(self.estimate_label, 6, 0, 1, len(columns))
+        self._balances: Balances | None = None
+        self._balances_read = False
         earnings_frame = card()
         earnings_frame.layout().addLayout(earnings)  # type: ignore[union-attr]
         layout.addWidget(earnings_frame)
@@ -105,7 +155,9 @@ class DashboardPage(QWidget):
         bridge.on("ledger.changed", self, lambda _data: self.refresh_earnings())  # money moved, not a job ended
         self._earnings_timer = QTimer(self)
         self._earnings_timer.timeout.connect(self.refresh_earnings)
+        self._earnings_timer.timeout.connect(self.refresh_rate_and_balance)
         self._earnings_timer.start(EARNINGS_REFRESH_MS)
+        self.refresh_rate_and_balance()
 
     def show_status(self, status: NodeStatus) -> None:
         self._status = status
@@ -114,11 +166,20 @@ class DashboardPage(QWidget):
         self.reason_label.setVisible(bool(status.reason))
         change = next_change_text(status.next_change)
         self.next_label.setText(f"Next change: {change}" if change else "")
+        resumable = status.state in RESUMABLE
+        self.pause_button.setText("Resume" if resumable else "Pause")
+        self.pause_button.setMenu(None if resumable else self.pause_menu)
         if status.job is not None and status.state is NodeState.WORKING:
             self._job_timer.start()
         else:
             self._job_timer.stop()
         self._show_job()
+
+    def _pause_or_resume(self) -> None:
+        if self._status.state in RESUMABLE:
+            self._services.node.resume()
+        else:
+            self._services.node.pause(PauseChoice.INDEFINITELY)
 
     def _show_job(self) -> None:
         job = self._status.job if self._status.state is NodeState.WORKING else None
@@ -129,15 +190,11 @@ class DashboardPage(QWidget):
         now = time.time()
         rate = ""
         if job.rate_per_second is not None:
-            rate = (
-                f" · {format_amount(job.rate_per_second * 3600, self._services.token_decimals)} "
-                f"{self._services.unit_symbol}/h"
-            )
-        self.job_label.setText(f"Job {job.job_id} · {duration_text(job.seconds_left(now))} left{rate}")
-        fraction = job.fraction(now)
-        self.job_progress.setVisible(fraction is not None)
-        if fraction is not None:
-            self.job_progress.setValue(int(fraction * 100))
+            per_hour = job.rate_per_second * 3600
+            services = self._services
+            rate = f" · {money_text(per_hour, services.token_decimals, services.unit_symbol, current_rate(services))}/h"
+        self.job_label.setText(f"Job {job.job_id} · {job.running_text(now)}{rate}")
+        self.job_progress.setVisible(False)  # elapsed against a limit is not progress (issue #17)
 
     def _on_telemetry(self, data: dict[str, Any]) -> None:
         for sample in gpu_samples(data):
@@ -155,4 +212,51 @@ class DashboardPage(QWidget):
         self.earnings_labels["today"].setText(format_amount(totals.today, decimals, symbol))
         self.earnings_labels["7d"].setText(format_amount(totals.last_7_days, decimals, symbol))
         self.earnings_labels["30d"].setText(format_amount(totals.last_30_days, decimals, symbol))
-        self.payout_state.setText(payout_state_text(self._queries.payout_state(), decimals, symbol))
+        self.earnings_labels["all"].setText(format_amount(totals.all_time, decimals, symbol))
+        rate = current_rate(self._services)
+        for key, amount in (
+            ("today", totals.today),
+            ("7d", totals.last_7_days),
+            ("30d", totals.last_30_days),
+            ("all", totals.all_time),
+        ):
+            self.fiat_labels[key].setText(fiat_text(amount, decimals, rate))
+        self.payout_state.setText(payout_state_text(self._queries.payout_state(), decimals, symbol, rate=rate))
+        self.rate_label.setText(rate_text(rate, decimals, symbol))
+        self._show_wallet()
+        prices = self._services.prices
+        estimate = current_estimate(
+            self._queries.recent_earnings(time.time(), RECENT_WINDOW_SECONDS),
+            prices.offered_price_per_second if prices is not None else None,
+            self._services.settings.pricing.utilisation_percent,
+        )
+        self.estimate_label.setText(estimate.text(decimals, symbol, rate) if estimate is not None else "")
+
+    def refresh_rate_and_balance(self) -> None:
+        """The rate from its source and the wallet's balances, both off the GUI thread (network, keyring)."""
+        prices, wallet = self._services.prices, self._services.wallet
+
+        def fetch() -> Balances | None:
+            if prices is not None:
+                prices.refresh()
+            if wallet is None or wallet.summary() is None:
+                return None
+            return wallet.balances()
+
+        def show(balances: Balances | None) -> None:
+            self._balances, self._balances_read = balances, True
+            self.refresh_earnings()
+
+        run_in_background(fetch, show, lambda exc: log.info("rate/balance refresh failed: %s", exc))
+
+    def _show_wallet(self) -> None:
+        balances = self._balances
+        if balances is None:
+            self.wallet_label.setText("Wallet: no wallet yet" if self._balances_read else "Wallet: —")
+            return
+        if balances.problem or balances.token_base_units is None:
+            self.wallet_label.setText(f"Wallet: balance unknown ({balances.problem or 'no grid token'})")
+            return
+        rate = current_rate(self._services)
+        token = money_text(balances.token_base_units, balances.token_decimals, self._services.unit_symbol, rate)
+        self.wallet_label.setText(f"Wallet: {token} · {format_amount(balances.sol_lamports, 9, 'SOL')}")

@@ -8,11 +8,11 @@ import html
 import time
 
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableView,
@@ -27,12 +27,13 @@ from hostapp.chain.payouts import signature_problem
 from hostapp.earnings import EarningsQueries, PayoutState, Period, electricity_cost_milli, token_value_milli
 from hostapp.earnings.export import export_csv
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import Message, duration_text, heading, when_text
+from hostapp.gui.pages.common import Message, duration_text, fit_columns, heading, when_text
 from hostapp.gui.viewmodels import format_amount
 from hostapp.gui.widgets.row_table import AnyIndex, RowTableModel
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 from hostapp.ledger import LedgerRow
+from hostapp.pricing import Rate, currency_exponent, fiat_minor, fiat_text, rate_text
 
 PAGE_SIZE = 200
 PAYOUT_ROWS = 200
@@ -40,11 +41,25 @@ PAYOUT_HEADERS = ["Time", "Amount", "Jobs", "Signature"]
 PERIOD_LABELS = {Period.DAY: "24 h", Period.WEEK: "7 days", Period.MONTH: "30 days", Period.ALL: "All"}
 
 
-def payout_state_text(state: PayoutState, decimals: int, symbol: str, now: float | None = None) -> str:
-    """What is on chain and what is not yet, e.g. `Paid 1.20 GRID · pending 0.30 GRID · next payout 14:05:10`."""
-    text = (
-        f"Paid {format_amount(state.paid, decimals, symbol)} · pending {format_amount(state.pending, decimals, symbol)}"
-    )
+def current_rate(services: GuiServices) -> Rate | None:
+    """The rate the price source last found (no network call here)."""
+    return services.prices.current() if services.prices is not None else None
+
+
+def money_text(amount: int, decimals: int, symbol: str, rate: Rate | None) -> str:
+    """`1.50 GRID ≈ $0.08`, or `1.50 GRID` without a rate."""
+    text = format_amount(amount, decimals, symbol)
+    fiat = fiat_text(amount, decimals, rate)
+    return f"{text} {fiat}" if fiat else text
+
+
+def payout_state_text(
+    state: PayoutState, decimals: int, symbol: str, now: float | None = None, rate: Rate | None = None
+) -> str:
+    """What is on chain and what is not yet, e.g. `Paid 1.20 GRID · pending 0.30 GRID · next payout 14:05:10`
+    (each amount with its value in money when there is a rate)."""
+    paid, pending = (money_text(v, decimals, symbol, rate) for v in (state.paid, state.pending))
+    text = f"Paid {paid} · pending {pending}"
     if state.pending and state.next_payout_at is not None:
         now = time.time() if now is None else now
         when = (
@@ -64,6 +79,30 @@ def plain_label(text: str = "") -> QLabel:
     return label
 
 
+def fixed_amount(base_units: int, decimals: int) -> str:
+    """Base units with every decimal place shown, so a column's amounts line up (`0.000050`, `1.250000`)."""
+    sign = "-" if base_units < 0 else ""
+    whole, frac = divmod(abs(base_units), 10**decimals)
+    return f"{sign}{whole:,}" + (f".{frac:0{decimals}d}" if decimals else "")
+
+
+def day_axis(first: dt.date, last: dt.date, amounts: dict[dt.date, int]) -> tuple[list[str], list[int]]:
+    """One bar per calendar day from `first` to `last`, days without work at 0: a time axis, not a
+    list of the days that happen to have earnings (one such day drew one bar across the chart)."""
+    days = [first + dt.timedelta(days=i) for i in range(max(1, (last - first).days + 1))]
+    return [d.strftime("%d %b") for d in days], [amounts.get(d, 0) for d in days]
+
+
+def export_default_path() -> str:
+    """Where Export CSV proposes to save: the user's Documents folder (the home folder without one)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QStandardPaths
+
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+    return str(Path(folder) / f"hostapp-earnings-{dt.date.today().isoformat()}.csv")
+
+
 def _short_gpu(uuid: str) -> str:
     return "CPU" if not uuid else (uuid if len(uuid) <= 16 else uuid[:12] + "…")
 
@@ -71,10 +110,16 @@ def _short_gpu(uuid: str) -> str:
 class LedgerTableModel(RowTableModel[LedgerRow]):
     """Ledger rows newest first, fetched PAGE_SIZE at a time as the view scrolls (LIMIT/OFFSET)."""
 
-    HEADERS = ("Started", "Job", "GPU", "Duration", "Rate /s", "Amount", "Status", "Payout signature")
+    HEADERS = ("Started", "Job", "GPU", "Duration", "Rate", "Amount", "Status", "Payout signature")
+    NUMERIC_COLUMNS = frozenset({3, 4, 5})
 
-    def __init__(self, queries: EarningsQueries, decimals: int) -> None:
+    def __init__(self, queries: EarningsQueries, decimals: int, symbol: str = "") -> None:
         super().__init__()
+        unit = symbol or "token"
+        headers = list(LedgerTableModel.HEADERS)
+        # The unit in the header, not in each cell; on a second line, so the column stays as narrow as its figures.
+        headers[4:6] = [f"Rate\n{unit}/h", f"Amount\n{unit}"]
+        self.HEADERS = tuple(headers)
         self._queries = queries
         self._decimals = decimals
         self._total = 0
@@ -103,14 +148,14 @@ class LedgerTableModel(RowTableModel[LedgerRow]):
             return when_text(row.started_at)
         if column == 1:
             return row.job_id if row.attempt == 1 else f"{row.job_id} #{row.attempt}"
-        if column == 2:
-            return row.gpu_uuid or "CPU"
+        if column == 2:  # the UUID's start names the card; the whole UUID is a column of its own width
+            return _short_gpu(row.gpu_uuid)
         if column == 3:
             return duration_text(row.duration_seconds)
-        if column == 4:
-            return format_amount(row.rate_per_second, self._decimals)
+        if column == 4:  # per hour: a per-second rate in base units reads as 0.000010
+            return fixed_amount(row.rate_per_second * 3600, self._decimals)
         if column == 5:
-            return format_amount(row.amount, self._decimals)
+            return fixed_amount(row.amount, self._decimals)
         if column == 6:
             return row.status
         return row.payout_signature or ""
@@ -150,10 +195,12 @@ class EarningsPage(QWidget):
         layout.addWidget(self.summary)
         self.payout_state = plain_label()  # pending vs paid and the next payout (ledger + grid)
         layout.addWidget(self.payout_state)
+        self.rate_label = plain_label()  # "1 GRID ≈ $0.05 (grid rate from 5 min ago)"
+        layout.addWidget(self.rate_label)
         self.chart = BarChart()
         layout.addWidget(self.chart, 2)
         self.per_gpu = plain_label()
-        per_gpu_row = QHBoxLayout()
+        per_gpu_row = self.per_gpu_row = QHBoxLayout()
         self.gpu_chart = BarChart()
         self.gpu_chart.setMaximumHeight(150)
         per_gpu_row.addWidget(self.gpu_chart, 1)
@@ -161,18 +208,15 @@ class EarningsPage(QWidget):
         per_gpu_row.addWidget(self.per_gpu, 1)
         layout.addLayout(per_gpu_row, 1)
 
-        self.model = LedgerTableModel(self._queries, services.token_decimals)
+        self.model = LedgerTableModel(self._queries, services.token_decimals, services.unit_symbol)
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.verticalHeader().setVisible(False)
+        fit_columns(self.table, stretch=len(self.model.HEADERS) - 1)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Jobs")
         self.payouts = QTableWidget(0, len(PAYOUT_HEADERS))
         self.payouts.setHorizontalHeaderLabels(PAYOUT_HEADERS)
-        self.payouts.horizontalHeader().setStretchLastSection(True)
-        self.payouts.verticalHeader().setVisible(False)
+        fit_columns(self.payouts, stretch=3)
         self.payouts.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.tabs.addTab(self.payouts, "Payouts")
         layout.addWidget(self.tabs, 3)
@@ -192,18 +236,28 @@ class EarningsPage(QWidget):
         self.show_payouts()
         self.show_payout_state()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """The rate may have been refreshed (the Dashboard does it) since the last ledger change."""
+        super().showEvent(event)
+        self.show_period(self.period)
+        self.show_payouts()
+        self.show_payout_state()
+
     def show_payout_state(self) -> None:
         state = self._queries.payout_state()
-        self.payout_state.setText(payout_state_text(state, self._services.token_decimals, self._services.unit_symbol))
+        decimals, symbol, rate = self._services.token_decimals, self._services.unit_symbol, current_rate(self._services)
+        self.payout_state.setText(payout_state_text(state, decimals, symbol, rate=rate))
+        self.rate_label.setText(rate_text(rate, decimals, symbol))
 
     def show_payouts(self) -> None:
         """Transfers with their signatures; a link to the cluster's explorer where there is one."""
         decimals, symbol = self._services.token_decimals, self._services.unit_symbol
+        rate = current_rate(self._services)
         payouts = self._queries.payouts(PAYOUT_ROWS)
         self.payouts.setRowCount(len(payouts))
         for row, payout in enumerate(payouts):
             self.payouts.setItem(row, 0, QTableWidgetItem(when_text(payout.at)))
-            self.payouts.setItem(row, 1, QTableWidgetItem(format_amount(payout.amount, decimals, symbol)))
+            self.payouts.setItem(row, 1, QTableWidgetItem(money_text(payout.amount, decimals, symbol, rate)))
             self.payouts.setItem(row, 2, QTableWidgetItem(str(payout.jobs) if payout.jobs else "—"))
             # Only a well-formed signature becomes a link (escaped); anything else is shown as plain text.
             url = self._services.explorer_url(payout.signature) if signature_problem(payout.signature) is None else None
@@ -213,7 +267,10 @@ class EarningsPage(QWidget):
             self.payouts.setItem(row, 3, item)
             self.payouts.removeCellWidget(row, 3)
             if url:
-                link = QLabel(f'<a href="{html.escape(url)}">{html.escape(payout.signature)}</a>')
+                # The link shows the signature's ends (the column stays narrow); the tooltip has it all.
+                signature = payout.signature
+                shown = signature if len(signature) <= 24 else f"{signature[:10]}…{signature[-10:]}"
+                link = QLabel(f'<a href="{html.escape(url)}">{html.escape(shown)}</a>')
                 link.setTextFormat(Qt.TextFormat.RichText)
                 link.setOpenExternalLinks(True)
                 link.setToolTip(url)
@@ -229,14 +286,19 @@ class EarningsPage(QWidget):
         if period is Period.DAY:
             labels, values = self._hourly(now)
         else:
-            labels = [d.day.strftime("%d %b") for d in days]
-            values = [d.amount for d in days]
+            first = since.date() if since is not None else (days[0].day if days else now.date())
+            labels, values = day_axis(first, now.date(), {d.day: d.amount for d in days})
         total = sum(d.amount for d in days) if period is not Period.DAY else sum(values)
         peak = max(values, default=0)
         self.chart.set_data(labels, values, f"max {format_amount(peak, decimals, symbol)} per bar")
         energy = self._queries.energy_since(since)
         self.summary.setText(f"{PERIOD_LABELS[period]}: " + self.value_text(total, energy))
         gpus = self._queries.per_gpu(since)
+        # One slot (one GPU, or the CPU slot) earns everything: a chart of one bar says nothing.
+        self.gpu_chart.setVisible(len(gpus) > 1)
+        layout = self.layout()
+        if isinstance(layout, QVBoxLayout):  # the one-line total alone takes no more height than its text
+            layout.setStretchFactor(self.per_gpu_row, 1 if len(gpus) > 1 else 0)
         self.gpu_chart.set_data([_short_gpu(g.gpu_uuid) for g in gpus], [g.amount for g in gpus], "per GPU")
         self.per_gpu.setText(
             "Per GPU: "
@@ -251,6 +313,14 @@ class EarningsPage(QWidget):
         currency = settings.electricity_currency
         cost = electricity_cost_milli(energy_mwh, settings.electricity_milli_per_kwh)
         electricity = f"electricity {format_amount(energy_mwh, 6)} kWh = {format_amount(cost, 3)} {currency}"
+        rate = current_rate(self._services)
+        if not settings.token_price_milli and rate is not None:
+            text = f"{money_text(earned, decimals, symbol, rate)} earned · {electricity}"
+            if rate.currency == currency:  # netted only in one currency: no exchange rate is guessed
+                exponent = currency_exponent(currency)
+                value_milli = fiat_minor(earned, decimals, rate) * 10 ** max(0, 3 - exponent)
+                text += f" · net {format_amount(value_milli - cost, 3)} {currency}"
+            return text
         if not settings.token_price_milli:
             return f"{format_amount(earned, decimals, symbol)} earned · {electricity}"
         value = token_value_milli(earned, decimals, settings.token_price_milli)
@@ -267,7 +337,7 @@ class EarningsPage(QWidget):
         return [h.strftime("%H") for h in hours], [by_hour.get(int(h.timestamp()) // 3600, 0) for h in hours]
 
     def ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export earnings", "hostapp-earnings.csv", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export earnings", export_default_path(), "CSV (*.csv)")
         if path:
             self.export_to(path)
 

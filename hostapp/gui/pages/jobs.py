@@ -8,10 +8,10 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import duration_text, heading, when_text
+from hostapp.gui.pages.common import duration_text, fit_columns, heading, when_text
+from hostapp.gui.tray import pull_progress_text, resource_progress_text
 from hostapp.gui.widgets.row_table import RowTableModel
 from hostapp.gui.wiring import GuiServices
 
@@ -86,14 +87,28 @@ class JobsPage(QWidget):
         self.history_search.textChanged.connect(self._search_history)
         search_row.addWidget(self.history_search)
         layout.addLayout(search_row)
+        self.pull_label = QLabel()  # "Pulling image …: 1.2 GB / 3.4 GB" while a job's image downloads
+        self.pull_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.pull_label.setVisible(False)
+        layout.addWidget(self.pull_label)
+        self.pull_bar = QProgressBar()
+        self.pull_bar.setVisible(False)
+        layout.addWidget(self.pull_bar)
+        self.fetch_label = QLabel()  # "Fetching model …: 3.2 GB / 7.8 GB" while a job's model resource downloads
+        self.fetch_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.fetch_label.setVisible(False)
+        layout.addWidget(self.fetch_label)
+        self.fetch_bar = QProgressBar()
+        self.fetch_bar.setVisible(False)
+        layout.addWidget(self.fetch_bar)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         self.model = JobHistoryModel(services)
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # Created, Job, Source, Status and Duration fit their text (a 32-character job id is never cut);
+        # Reason takes the rest, one line each, its full text in the tooltip.
+        fit_columns(self.table, stretch=len(JobHistoryModel.HEADERS) - 1)
         splitter.addWidget(self.table)
 
         log_box = QWidget()
@@ -117,14 +132,27 @@ class JobsPage(QWidget):
         self.lines: deque[str] = deque(maxlen=LOG_LINES)
         bridge.on("job.log", self, self._on_log)
         bridge.on("job.*", self, self._on_job_event)
+        bridge.on("job.pull.progress", self, self._on_pull_progress)
+        bridge.on("resource.progress", self, self._on_resource_progress)
+
+    def _on_pull_progress(self, data: dict[str, Any]) -> None:
+        _show_progress(self.pull_label, self.pull_bar, pull_progress_text(data), data)
+
+    def _on_resource_progress(self, data: dict[str, Any]) -> None:
+        _show_progress(self.fetch_label, self.fetch_bar, resource_progress_text(data), data)
 
     def _search_history(self, text: str) -> None:
         self.model.search = text.strip()
         self.model.reload()
 
     def _on_job_event(self, data: dict[str, Any]) -> None:
-        if "line" not in data and "lines" not in data and "text" not in data:
+        if "line" not in data and "lines" not in data and "text" not in data and "layers_total" not in data:
             self.model.reload()  # started / finished / failed: the history changed
+            if "status" in data:  # finished: a failed pull sends no "finished" progress of its own
+                self.pull_label.setVisible(False)
+                self.pull_bar.setVisible(False)
+                self.fetch_label.setVisible(False)  # nor does a failed model fetch
+                self.fetch_bar.setVisible(False)
 
     def _on_log(self, data: dict[str, Any]) -> None:
         job = data.get("job_id")
@@ -142,3 +170,15 @@ class JobsPage(QWidget):
         needle = text.lower()
         shown = [line for line in self.lines if not needle or needle in line.lower()]
         self.log_view.setPlainText("\n".join(shown))
+
+
+def _show_progress(label: QLabel, bar: QProgressBar, text: str, data: dict[str, Any]) -> None:
+    """A download's line and bar (image pull, model fetch); hidden once `text` is "" (finished)."""
+    label.setText(text)
+    label.setVisible(bool(text))
+    total = int(data.get("bytes_total") or 0)
+    bar.setVisible(bool(text) and total > 0)
+    if total:
+        # Per mille of the bytes known so far: an int range, whatever the download's size.
+        bar.setRange(0, 1000)
+        bar.setValue(min(1000, int(data.get("bytes_done") or 0) * 1000 // total))

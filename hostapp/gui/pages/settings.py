@@ -5,16 +5,21 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +30,7 @@ from hostapp.gui.pages.common import Message, heading
 from hostapp.gui.viewmodels import one_line
 from hostapp.gui.wiring import GuiServices
 
+MODELS_LISTED = 8  # model cache entries named on the page (the largest); the rest are counted
 CLUSTERS = ("localnet", "devnet", "mainnet-beta", "custom")
 NOTIFICATIONS = {
     "job_started": "Job started",
@@ -56,8 +62,18 @@ class SettingsPage(QWidget):
     def __init__(self, services: GuiServices, bridge: EventBridge) -> None:
         super().__init__()
         self._services = services
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading("Settings"))
+        outer = QVBoxLayout(self)
+        outer.addWidget(heading("Settings"))
+        # The fields scroll inside the page: unfolding Advanced (or a 1.5× font) never makes the window
+        # grow past its default size.
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(content)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer.addWidget(self.scroll, 1)
         form = QFormLayout()
         self.grid_url = QLineEdit()
         self.grid_url.setPlaceholderText("empty: the embedded local grid")
@@ -75,6 +91,11 @@ class SettingsPage(QWidget):
         self.cache_mb = QSpinBox()
         self.cache_mb.setRange(512, 10_000_000)
         self.cache_mb.setSuffix(" MB")
+        self.models_mb = QSpinBox()  # the model cache (S3/HF resources of jobs): ModelSettings.budget_mb
+        self.models_mb.setRange(1, 100_000_000)
+        self.models_mb.setSuffix(" MB")
+        self.models_usage = QLabel()
+        self.models_usage.setTextFormat(Qt.TextFormat.PlainText)  # labels are URLs and repos jobs named
         self.outputs_mb = QSpinBox()
         self.outputs_mb.setRange(1, 16 * 1_048_576)
         self.outputs_mb.setSuffix(" MB")
@@ -90,16 +111,8 @@ class SettingsPage(QWidget):
         self.currency = QLineEdit()
         self.currency.setMaxLength(8)
         self.notifications = {key: QCheckBox(label) for key, label in NOTIFICATIONS.items()}
-        form.addRow("Grid URL", self.grid_url)
-        form.addRow("Solana cluster", self.cluster)
-        form.addRow("Solana RPC URL", self.rpc_url)
-        form.addRow("GPUs", self.gpus)
-        form.addRow("Job memory limit", self.memory_mb)
-        form.addRow("Job CPU limit", self.cpus)
-        form.addRow("Image cache budget", self.cache_mb)
-        form.addRow("Job outputs budget", self.outputs_mb)
-        form.addRow("Keep grid job outputs", self.outputs_days)
-        form.addRow("", self.outputs_usage)
+        # What a user sets first; job limits next; what only a developer or a rig owner changes (grid,
+        # chain, GPU UUIDs) last, in an Advanced group that is folded away until asked for.
         form.addRow("", self.autostart)
         price_row = QHBoxLayout()
         price_row.addWidget(self.price)
@@ -109,6 +122,33 @@ class SettingsPage(QWidget):
         for box in self.notifications.values():
             form.addRow("Notify" if box is next(iter(self.notifications.values())) else "", box)
         layout.addLayout(form)
+        limits = QGroupBox("Limits for jobs")
+        limits_form = QFormLayout(limits)
+        limits_form.addRow("Job memory limit", self.memory_mb)
+        limits_form.addRow("Job CPU limit", self.cpus)
+        limits_form.addRow("Image cache budget", self.cache_mb)
+        limits_form.addRow("Model cache budget", self.models_mb)
+        limits_form.addRow("", self.models_usage)
+        limits_form.addRow("Job outputs budget", self.outputs_mb)
+        limits_form.addRow("Keep grid job outputs", self.outputs_days)
+        limits_form.addRow("", self.outputs_usage)
+        layout.addWidget(limits)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced: grid, Solana, GPUs")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setAutoRaise(True)
+        layout.addWidget(self.advanced_toggle)
+        self.advanced = QGroupBox()  # the toggle above names it
+        advanced_form = QFormLayout(self.advanced)
+        advanced_form.addRow("Grid URL", self.grid_url)
+        advanced_form.addRow("Solana cluster", self.cluster)
+        advanced_form.addRow("Solana RPC URL", self.rpc_url)
+        advanced_form.addRow("GPUs", self.gpus)
+        self.advanced.setVisible(False)
+        self.advanced_toggle.toggled.connect(self.show_advanced)
+        layout.addWidget(self.advanced)
         buttons = QHBoxLayout()
         self.message = Message()
         buttons.addWidget(self.message, 1)
@@ -122,6 +162,12 @@ class SettingsPage(QWidget):
         layout.addStretch(1)
         self.load()
 
+    def show_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        if self.advanced_toggle.isChecked() != shown:
+            self.advanced_toggle.setChecked(shown)
+
     def load(self) -> None:
         s = self._services.settings
         self.grid_url.setText(s.grid.url or "")
@@ -131,6 +177,8 @@ class SettingsPage(QWidget):
         self.memory_mb.setValue(s.jobs.memory_mb)
         self.cpus.setValue(s.jobs.cpus)
         self.cache_mb.setValue(s.image_cache.budget_mb)
+        self.models_mb.setValue(s.models.budget_mb)
+        self.models_usage.setText(self.models_usage_text())
         self.outputs_mb.setValue(s.outputs.budget_mb)
         self.outputs_days.setValue(s.outputs.keep_days)
         self.outputs_usage.setText(self.outputs_usage_text())
@@ -153,6 +201,7 @@ class SettingsPage(QWidget):
         data["jobs"]["memory_mb"] = self.memory_mb.value()
         data["jobs"]["cpus"] = self.cpus.value()
         data["image_cache"]["budget_mb"] = self.cache_mb.value()
+        data["models"]["budget_mb"] = self.models_mb.value()
         data["outputs"]["budget_mb"] = self.outputs_mb.value()
         data["outputs"]["keep_days"] = self.outputs_days.value()
         data["autostart"] = self.autostart.isChecked()
@@ -177,6 +226,26 @@ class SettingsPage(QWidget):
             f"Job outputs use {used_mb:.1f} MB of {settings.budget_mb} MB ({usage.percent}%), "
             f"{usage.jobs} jobs, {usage.entries} files and folders"
         )
+
+    def models_usage_text(self) -> str:
+        """What the model cache holds against its budget, largest first (one line per resource)."""
+        from hostapp.resources.cache import ModelCache
+
+        budget_mb = self._services.settings.models.budget_mb
+        try:
+            entries = ModelCache(self._services.paths.cache / "models").entries()
+        except OSError as exc:
+            return f"Model cache: size unknown ({one_line(exc)})"
+        used = sum(entry.size for entry in entries)
+        percent = used * 100 // (budget_mb * 1_048_576)
+        # Binary MB, as the budget and the outputs line above: one unit on the page.
+        lines = [f"Model cache uses {used / 1_048_576:.1f} MB of {budget_mb} MB ({percent}%), {len(entries)} models"]
+        largest = sorted(entries, key=lambda entry: entry.size, reverse=True)
+        for entry in largest[:MODELS_LISTED]:
+            lines.append(f"  {entry.kind} {entry.label[:120]}: {entry.size / 1_048_576:.1f} MB")
+        if len(largest) > MODELS_LISTED:
+            lines.append(f"  … and {len(largest) - MODELS_LISTED} more")
+        return "\n".join(lines)
 
     def load_autostart(self) -> None:
         """The checkbox shows what the platform really has (the user may have removed the entry)."""
@@ -215,4 +284,5 @@ class SettingsPage(QWidget):
             return
         self.load_autostart()
         self.outputs_usage.setText(self.outputs_usage_text())
+        self.models_usage.setText(self.models_usage_text())
         self.message.ok("Saved")

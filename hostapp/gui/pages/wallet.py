@@ -30,11 +30,12 @@ from PySide6.QtWidgets import (
 
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, ask, card, heading, show_error
-from hostapp.gui.pages.earnings import payout_state_text, plain_label
+from hostapp.gui.pages.earnings import current_rate, money_text, payout_state_text, plain_label
 from hostapp.gui.viewmodels import Balances, CreatedWallet, WalletSummary, WithdrawalPlan, format_amount, one_line
 from hostapp.gui.widgets.qr import QrCode
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
+from hostapp.pricing import Rate, fee_text
 
 
 def _buttons(dialog: QDialog, cancel: bool = True) -> QDialogButtonBox:
@@ -130,22 +131,108 @@ class SecretDialog(QDialog):
         layout.addWidget(_buttons(self, cancel=False))
 
 
+# Solana's base fee per signature: what the dialog quotes before the exact fee is known (the plan
+# asks the cluster). Opening a recipient's token account costs its rent on top (TOKEN_ACCOUNT_RENT).
+TYPICAL_FEE_LAMPORTS = 5_000
+TOKEN_ACCOUNT_RENT_LAMPORTS = 2_039_280
+
+
 class WithdrawDialog(QDialog):
-    def __init__(self, symbol: str, parent: QWidget | None = None) -> None:
+    """Asset, address, amount — with what is available, a Max button, the fee in SOL, grid tokens and
+    money, and, when the wallet has no SOL for the fee, how much it needs and how to get it."""
+
+    def __init__(
+        self,
+        symbol: str,
+        balances: Balances | None,
+        rate: Rate | None,
+        address: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Withdraw")
+        self._symbol, self._rate, self._address = symbol, rate, address
+        self.balances = balances
         form = QFormLayout(self)
         self.asset = QComboBox()
         self.asset.addItem(f"{symbol} (grid token)", "token")
         self.asset.addItem("SOL", "SOL")
+        self.available = plain_label()
         self.to_address = QLineEdit()
         self.amount = QLineEdit()
         self.amount.setPlaceholderText("e.g. 12.5")
+        self.max_button = QPushButton("Max")
+        self.max_button.clicked.connect(self.fill_max)
+        amount_row = QHBoxLayout()
+        amount_row.addWidget(self.amount, 1)
+        amount_row.addWidget(self.max_button)
+        self.fee_label = plain_label()
+        self.fee_label.setWordWrap(True)
+        self.sol_problem = plain_label()  # no SOL for the fee: how much, and how to get it
+        self.sol_problem.setWordWrap(True)
         form.addRow("Asset", self.asset)
+        form.addRow("Available", self.available)
         form.addRow("To address", self.to_address)
-        form.addRow("Amount", self.amount)
-        form.addRow(QLabel("The network fee is shown before anything is sent."))
+        form.addRow("Amount", amount_row)
+        form.addRow("Network fee", self.fee_label)
+        form.addRow(self.sol_problem)
         form.addRow(_buttons(self))
+        self.asset.currentIndexChanged.connect(lambda _i: self.show_balances(self.balances))
+        self.show_balances(balances)
+
+    def _decimals(self) -> int:
+        if self.asset.currentData() == "SOL":
+            return 9
+        return self.balances.token_decimals if self.balances is not None else 6
+
+    def _available(self) -> int | None:
+        if self.balances is None:
+            return None
+        if self.asset.currentData() == "SOL":
+            return self.balances.sol_lamports
+        return self.balances.token_base_units
+
+    def show_balances(self, balances: Balances | None) -> None:
+        self.balances = balances
+        token = self.asset.currentData() == "token"
+        available = self._available()
+        decimals = self._decimals()
+        if available is None:
+            self.available.setText(balances.problem if balances and balances.problem else "reading the balance…")
+        elif token:
+            self.available.setText(money_text(available, decimals, self._symbol, self._rate))
+        else:
+            self.available.setText(format_amount(available, 9, "SOL"))
+        self.max_button.setEnabled(bool(available))
+        fee = fee_text(TYPICAL_FEE_LAMPORTS, self._token_decimals(), self._symbol, self._rate)
+        rent = fee_text(TOKEN_ACCOUNT_RENT_LAMPORTS, self._token_decimals(), self._symbol, self._rate)
+        self.fee_label.setText(
+            f"about {fee}"
+            + (f"; {rent} more if the recipient has no {self._symbol} account yet" if token else "")
+            + ". The exact fee is shown before anything is sent."
+        )
+        sol = balances.sol_lamports if balances is not None else None
+        if sol is not None and sol < TYPICAL_FEE_LAMPORTS:
+            self.sol_problem.setText(
+                f"This wallet has {format_amount(sol, 9, 'SOL')}: every withdrawal needs SOL for the network fee "
+                f"(at least {format_amount(TYPICAL_FEE_LAMPORTS - sol, 9, 'SOL')} more, "
+                f"{format_amount(TYPICAL_FEE_LAMPORTS + TOKEN_ACCOUNT_RENT_LAMPORTS - sol, 9, 'SOL')} if the "
+                f"recipient has no {self._symbol} account yet). Payouts come in {self._symbol} only: send SOL to "
+                f"this wallet ({self._address}) from an exchange or another wallet."
+            )
+        else:
+            self.sol_problem.setText("")
+        self.sol_problem.setVisible(bool(self.sol_problem.text()))
+
+    def _token_decimals(self) -> int:
+        return self.balances.token_decimals if self.balances is not None else 6
+
+    def fill_max(self) -> None:
+        """Everything: all the tokens, or all the SOL less the fee (the account may be emptied)."""
+        available = self._available() or 0
+        if self.asset.currentData() == "SOL":
+            available = max(0, available - TYPICAL_FEE_LAMPORTS)
+        self.amount.setText(format_amount(available, self._decimals()).replace(",", ""))
 
 
 class _LinkMessage(Message):
@@ -179,6 +266,7 @@ class WalletPage(QWidget):
         self.error_box: QMessageBox | None = None
         self.question: QMessageBox | None = None  # the open Yes/No confirmation
         self.last_signature: str | None = None
+        self.balances: Balances | None = None  # the last balances read, for the Withdraw dialog
         layout = QVBoxLayout(self)
         layout.addWidget(heading("Wallet"))
 
@@ -295,11 +383,18 @@ class WalletPage(QWidget):
         run_in_background(wallet.balances, self.show_balances, self._failed("Balances"))
 
     def show_balances(self, balances: Balances) -> None:
+        self.balances = balances
         self.sol_label.setText(f"SOL: {format_amount(balances.sol_lamports, 9)}")
-        self.token_label.setText(
-            f"{self._services.unit_symbol}: {format_amount(balances.token_base_units, balances.token_decimals)}"
+        token = balances.token_base_units
+        amount = (
+            money_text(token, balances.token_decimals, "", current_rate(self._services))
+            if token is not None
+            else format_amount(None, 0)
         )
+        self.token_label.setText(f"{self._services.unit_symbol}: {amount}")
         self.balance_problem.setText(balances.problem or "")
+        if isinstance(self.dialog, WithdrawDialog) and self.dialog.isVisible():
+            self.dialog.show_balances(balances)
 
     def _failed(self, title: str, after: Callable[[], None] | None = None) -> Callable[[Exception], None]:
         def show(exc: Exception) -> None:
@@ -437,29 +532,41 @@ class WalletPage(QWidget):
         wallet = self._services.wallet
         if wallet is None:
             return
-        dialog = WithdrawDialog(self._services.unit_symbol, self)
+        address = self.summary.address if self.summary is not None else ""
+        dialog = WithdrawDialog(self._services.unit_symbol, self.balances, current_rate(self._services), address, self)
+        self.refresh_balances()  # the dialog shows them as they come
 
         def plan() -> None:
             asset = str(dialog.asset.currentData())
             to, amount = dialog.to_address.text(), dialog.amount.text()
             self.message.setText("Preparing the withdrawal…")
             run_in_background(
-                lambda: wallet.plan_withdrawal(asset, to, amount), self._confirm_plan, self._failed("Not sent")
+                lambda: wallet.plan_withdrawal(asset, to, amount), self._confirm_plan, self._withdraw_failed
             )
 
         self._open(dialog, plan)
+
+    def _withdraw_failed(self, exc: Exception) -> None:
+        """An error replaces the progress line ("Preparing…", "Sending…"): nothing stays that is no longer true."""
+        self.message.error(f"Not sent: {one_line(exc)}")
+        self._failed("Not sent")(exc)
 
     def _confirm_plan(self, plan: WithdrawalPlan) -> None:
         wallet = self._services.wallet
         assert wallet is not None
         self.message.setText("")
-        text = plan.summary[:1].upper() + plan.summary[1:] + ".\n\nThis cannot be undone. Send?"
-        self.question = ask(
-            self,
-            "Send?",
-            text,
-            lambda: run_in_background(lambda: wallet.send_withdrawal(plan), self._sent, self._failed("Not sent")),
-        )
+        decimals = self.balances.token_decimals if self.balances is not None else self._services.token_decimals
+        symbol, rate = self._services.unit_symbol, current_rate(self._services)
+        fee = f"Network fee: {fee_text(plan.fee_lamports, decimals, symbol, rate)}"
+        if plan.rent_lamports:
+            fee += f"; opening the recipient's account: {fee_text(plan.rent_lamports, decimals, symbol, rate)}"
+        text = plan.summary[:1].upper() + plan.summary[1:] + f".\n{fee}.\n\nThis cannot be undone. Send?"
+
+        def send() -> None:
+            self.message.setText("Sending the withdrawal…")
+            run_in_background(lambda: wallet.send_withdrawal(plan), self._sent, self._withdraw_failed)
+
+        self.question = ask(self, "Send?", text, send)
 
     def _sent(self, signature: str) -> None:
         self.last_signature = signature
@@ -481,4 +588,8 @@ class WalletPage(QWidget):
             state = queries.payout_state()
         finally:
             queries.close()
-        self.payout_state.setText(payout_state_text(state, self._services.token_decimals, self._services.unit_symbol))
+        self.payout_state.setText(
+            payout_state_text(
+                state, self._services.token_decimals, self._services.unit_symbol, rate=current_rate(self._services)
+            )
+        )

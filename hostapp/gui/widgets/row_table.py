@@ -12,6 +12,7 @@ Row = TypeVar("Row")
 
 class RowTableModel(QAbstractTableModel, Generic[Row]):
     HEADERS: tuple[str, ...] = ()
+    NUMERIC_COLUMNS: frozenset[int] = frozenset()  # right-aligned, so decimal points line up
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,6 +33,10 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+        if not index.isValid():
             return None
-        return self.cell(self.rows[index.row()], index.column())
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self.cell(self.rows[index.row()], index.column())  # the tooltip: a cell's full text
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in self.NUMERIC_COLUMNS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None

@@ -119,3 +119,14 @@ def test_sampler_feeds_the_foreign_use_watcher(fake_nvml: Callable[[str], FakeNv
     assert started.data["pids"] == [os.getpid()]
     uuid = probe.detect().gpus[0].uuid
     assert [p.pid for p in sampler.processes(uuid)] == [os.getpid()]
+
+
+def test_telemetry_carries_the_cards_model_and_power_limit(fake_nvml: Callable[[str], FakeNvml]) -> None:
+    """The Dashboard's power gauge ends at the card's limit (450 W on the recorded RTX 4090)."""
+    probe = NvmlProbe.open(fake_nvml("rtx4090"))
+    bus = EventBus()
+    events = _events(bus)
+    TelemetrySampler(probe, bus).tick()
+    (event,) = [e for e in events if e.topic == TELEMETRY]
+    assert event.data["power_limit_w"] == 450.0
+    assert "4090" in event.data["name"]
