@@ -1,4 +1,5 @@
-"""Logging: a rotating file in the logs dir, every record passed through the secret redactor."""
+"""Logging: a rotating file in the logs dir (size-capped), every record passed through the secret
+redactor, and a warning that repeats (the same problem on every retry) written once per window."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import logging.handlers
 import re
 import threading
+import time
 from pathlib import Path
 
 REDACTED = "[REDACTED]"
@@ -109,6 +111,63 @@ def _find_phrase(text: str, count: int, digest: bytes) -> tuple[int, int] | None
 
 redactor = SecretRedactor()
 
+# The log file's cap: LOG_FILE_BYTES per file, LOG_BACKUPS old files kept, so at most 6 × 5 MiB on disk.
+LOG_FILE_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 5
+REPEAT_WINDOW_SECONDS = 3600.0
+_MAX_REPEAT_KEYS = 1000
+
+
+class RepeatedWarnings(logging.Filter):
+    """Writes a warning (or worse) from one place in the code once per window, not on every retry.
+
+    A busy node that cannot reach its grid or chain retries every few seconds, and each retry used
+    to write its warning (a traceback for an exception): ~100 MB a day. A problem is the call site
+    (logger, file, line) and the exception's type; repeats inside REPEAT_WINDOW_SECONDS are counted,
+    and the first line after the window says how many were left out. INFO and DEBUG pass untouched.
+    The decision is kept on the record, so every handler (file, console) writes the same lines.
+    """
+
+    def __init__(self, window_seconds: float = REPEAT_WINDOW_SECONDS) -> None:
+        super().__init__()
+        self.window_seconds = window_seconds
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str, int, str], list[float]] = {}  # key → [first written at, repeats]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        decided = getattr(record, "_hostapp_write", None)
+        if decided is not None:
+            return bool(decided)
+        write = self._decide(record) if record.levelno >= logging.WARNING else True
+        record._hostapp_write = write  # type: ignore[attr-defined]
+        return write
+
+    def _decide(self, record: logging.LogRecord) -> bool:
+        exc_type = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        key = (record.name, record.pathname, record.lineno, exc_type)
+        now = record.created if record.created else time.time()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] < self.window_seconds:
+                seen[1] += 1
+                return False
+            repeats = int(seen[1]) if seen is not None else 0
+            self._seen.pop(key, None)
+            if len(self._seen) >= _MAX_REPEAT_KEYS:
+                self._seen.pop(next(iter(self._seen)))  # the oldest problem: memory stays bounded
+            self._seen[key] = [now, 0]
+        if repeats:
+            record.msg = f"{record.getMessage()} (and {repeats} more like this since the last one written)"
+            record.args = None
+        return True
+
+    def reset(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+repeats = RepeatedWarnings()
+
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 
@@ -116,6 +175,7 @@ def setup_logging(logs_dir: Path | None, level: int = logging.INFO, console: boo
     """Install the redactor on every handler of the root logger, and a rotating file handler."""
     root = logging.getLogger()
     root.setLevel(level)
+    repeats.reset()
     for handler in list(root.handlers):
         if getattr(handler, "_hostapp", False):
             root.removeHandler(handler)
@@ -124,13 +184,14 @@ def setup_logging(logs_dir: Path | None, level: int = logging.INFO, console: boo
     if logs_dir is not None:
         logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         file_handler = logging.handlers.RotatingFileHandler(
-            logs_dir / "hostapp.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+            logs_dir / "hostapp.log", maxBytes=LOG_FILE_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
         )
         handlers.append(file_handler)
     if console:
         handlers.append(logging.StreamHandler())
     for handler in handlers:
         handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.addFilter(repeats)  # before the redactor: it keys on the message's call site
         handler.addFilter(redactor)
         handler._hostapp = True  # type: ignore[attr-defined]
         root.addHandler(handler)
@@ -138,3 +199,7 @@ def setup_logging(logs_dir: Path | None, level: int = logging.INFO, console: boo
     # handlers others (pytest, uvicorn) attach later through the root logger itself.
     if redactor not in root.filters:
         root.addFilter(redactor)
+    # httpx writes one INFO line per request, and the embedded grid's scheduler two per run of its
+    # jobs: a node polling its grid would fill the file with them (65 % of its lines, measured).
+    for chatty in ("httpx", "apscheduler"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

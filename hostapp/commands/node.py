@@ -63,10 +63,11 @@ def run(args: argparse.Namespace) -> int:
 def _console() -> Any:
     import logging
 
-    from hostapp.logs import redactor
+    from hostapp.logs import redactor, repeats
 
     handler = logging.StreamHandler()
     handler.setLevel(logging.WARNING)
+    handler.addFilter(repeats)  # the terminal, like the file, gets a repeating warning once per window
     handler.addFilter(redactor)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     return handler

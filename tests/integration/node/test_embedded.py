@@ -131,9 +131,11 @@ def test_headless_node_control_socket_and_kill_9_mid_job(
         hostapp("resume")
         wait_for(lambda: status()["state"] == "waiting", what="waiting after resume")
         assert "Preset when-idle applied" in hostapp("schedule", "preset", "when-idle").stdout
-        when_idle = json.loads(hostapp("schedule", "show").stdout)["grid"]
+        when_idle = json.loads(hostapp("schedule", "show", "--json").stdout)["grid"]
         hostapp("schedule", "preset", "always")
-        assert json.loads(hostapp("schedule", "show").stdout)["grid"] != when_idle
+        assert json.loads(hostapp("schedule", "show", "--json").stdout)["grid"] != when_idle
+        shown = hostapp("schedule", "show").stdout  # for a person: hours per day, no JSON
+        assert "  Mon  00–24 available" in shown and "{" not in shown
         bad = hostapp("schedule", "preset", "sometimes", check=False)
         assert bad.returncode == 1 and "unknown preset" in bad.stderr
 
