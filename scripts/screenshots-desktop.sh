@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Real-desktop screenshots of the tray app: Xvfb + trayer (an XEmbed system tray) + the app on xcb.
+# Every screenshot in one command, from the real app: Xvfb + trayer (an XEmbed system tray) + the
+# app on xcb, on the recorded RTX 4090 (HOSTAPP_FAKE_NVML), earning on the embedded grid.
 #
 #   bash scripts/screenshots-desktop.sh [OUT_DIR]      (default docs/screenshots)
+#   HOSTAPP_SHOTS_EARN_SECONDS=600 bash scripts/screenshots-desktop.sh   (earn longer first; default 180)
 #
-# Writes desktop-tray.png (the icon in trayer's panel), desktop-tray-menu.png (right-click menu,
-# Pause submenu open) and desktop-dashboard.png (the window opened from the menu). The app is
-# scripts/screenshots.py --desktop: demo data in a throwaway HOSTAPP_HOME, state Working driven
-# through the event bus, no node and no grid. Qt 6 on X11 with no StatusNotifierWatcher on the
-# session bus docks its QSystemTrayIcon by XEmbed, which trayer hosts.
+# scripts/screenshots.py --real runs the app in a throwaway HOSTAPP_HOME: it drives the first-run
+# wizard (wizard-*.png, one per step: a new wallet in the real keyring, schedule Always), lets the node
+# earn on the embedded grid (real Docker jobs, LiteSVM payouts), then saves every page at the window's
+# default size (dashboard.png … settings-advanced.png, tray-menu.png). Then this script takes the X
+# screen: desktop-tray.png (the icon in trayer's panel), desktop-tray-menu.png (right-click menu,
+# Pause submenu open) and desktop-dashboard.png (the window opened from the menu). Qt 6 on X11 with
+# no StatusNotifierWatcher on the session bus docks its QSystemTrayIcon by XEmbed, which trayer hosts.
+# Needs Docker and the local images (scripts/build-images.sh); takes about 4 minutes plus the earning.
 #
 # Installs what is missing (apt-get: xvfb trayer imagemagick xdotool dbus). Everything it starts
 # (Xvfb, trayer, the app's D-Bus session) is stopped by PID on exit: other sessions may run Xvfb too.
@@ -45,8 +50,8 @@ XVFB_PID="" TRAYER_PID="" APP_SID="" APP_PID="" WORK=""
 cleanup() {
     set +e
     if [ -n "$APP_PID" ]; then
-        kill -TERM "$APP_PID" 2>/dev/null # the app quits cleanly on SIGTERM
-        for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -TERM "$APP_PID" 2>/dev/null # the app quits cleanly on SIGTERM: the node stops its job
+        for _ in $(seq 600); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
     fi
     # The app runs in its own session (setsid): its group is dbus-run-session, dbus-daemon, the
     # keyring wrapper and Python; gnome-keyring-daemon exits with that bus.
@@ -91,20 +96,25 @@ PANEL=$(xdotool search --classname '^panel$' | head -n1) || die "trayer did not 
 # --- the app ----------------------------------------------------------------------------------
 export QT_QPA_PLATFORM=xcb
 export HOSTAPP_HOME="$WORK/home"
+export HOSTAPP_FAKE_NVML=${HOSTAPP_FAKE_NVML:-$ROOT/tests/fixtures/nvml/rtx4090.json}
+EARN=${HOSTAPP_SHOTS_EARN_SECONDS:-180}
+export HOSTAPP_SHOTS_EARN_SECONDS=$EARN
 mkdir -p "$HOSTAPP_HOME"
 launcher=(dbus-run-session --)
 if command -v gnome-keyring-daemon >/dev/null 2>&1; then
     launcher+=(bash "$ROOT/scripts/with-keyring.sh") # a wallet for the demo data, as screenshots.py
 fi
-setsid "${launcher[@]}" "$PYTHON" "$ROOT/scripts/screenshots.py" --desktop >"$WORK/app.log" 2>&1 &
+setsid "${launcher[@]}" "$PYTHON" "$ROOT/scripts/screenshots.py" --real "$OUT" >"$WORK/app.log" 2>&1 &
 APP_SID=$!
-for _ in $(seq 600); do
+LIMIT=$((${EARN%.*} + 420)) # the wizard's checks, the first job, every page: well under 7 minutes
+for _ in $(seq $((LIMIT * 10))); do
     grep -q '^ready ' "$WORK/app.log" && break
     kill -0 "$APP_SID" 2>/dev/null || die "the app exited: $(tail -n 20 "$WORK/app.log")"
     sleep 0.1
 done
+grep -v '^ready ' "$WORK/app.log" | grep -E '\.png$|^screenshots:' || true
 APP_PID=$(sed -n 's/^ready \([0-9]*\)$/\1/p' "$WORK/app.log")
-[ -n "$APP_PID" ] || die "the app did not start within 60 s: $(tail -n 20 "$WORK/app.log")"
+[ -n "$APP_PID" ] || die "the app was not ready within $LIMIT s: $(tail -n 20 "$WORK/app.log")"
 
 # The icon: the app's visible window embedded inside trayer's panel.
 inside_panel() { # window id -> true if its top-left lies in the panel

@@ -1,11 +1,16 @@
-"""Renders each page of the tray app, the tray menu and the wizard to PNG under docs/screenshots/.
+"""Screenshots of the tray app under docs/screenshots/.
 
-Runs offscreen with demo data in a throwaway HOSTAPP_HOME (real SQLite, real policy file):
-    .venv/bin/python scripts/screenshots.py [OUT_DIR]
+`--real OUT_DIR` (what `bash scripts/screenshots-desktop.sh` runs under Xvfb and trayer): the real app
+as `hostapp gui` starts it, in a throwaway HOSTAPP_HOME on the X display (QT_QPA_PLATFORM=xcb). Its
+first-run wizard is driven step by step (a new wallet in the real keyring, the backup confirmed with
+the words it showed, schedule Always) and each step saved at the wizard's default size; then the node
+earns on the embedded grid for HOSTAPP_SHOTS_EARN_SECONDS (default 180) and every page is saved at
+the window's default size, with the tray menu. GPU: whatever HOSTAPP_FAKE_NVML names (the desktop
+script sets the recorded RTX 4090). It then prints "ready <pid>", hides the window and runs until
+SIGTERM, so the desktop script can take the tray icon, its menu and the window from the X screen.
 
-`--desktop` runs the same demo as a live tray app on the X display instead (QT_QPA_PLATFORM=xcb):
-the icon in the system tray, state Working, no node started; it prints "ready <pid>" once the icon is
-shown and runs until SIGTERM. scripts/screenshots-desktop.sh drives it under Xvfb and trayer.
+Without `--real`, offscreen with seeded demo data and no node, Docker or grid (real SQLite and
+policy file): `.venv/bin/python scripts/screenshots.py [OUT_DIR]`.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-DESKTOP = "--desktop" in sys.argv[1:]
-os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if DESKTOP else "offscreen")
+REAL = "--real" in sys.argv[1:]
+ARGS = [a for a in sys.argv[1:] if a != "--real"]
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if REAL else "offscreen")
 os.environ.setdefault("HOSTAPP_HOME", tempfile.mkdtemp(prefix="hostapp-shots-"))
+# The wizard's "start at login" writes an XDG autostart entry: into the throwaway home, not ~/.config.
+os.environ.setdefault("XDG_CONFIG_HOME", os.path.join(os.environ["HOSTAPP_HOME"], "xdg-config"))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -129,29 +137,141 @@ def build_demo():  # type: ignore[no-untyped-def]
     return app, core, services, tray_app
 
 
-def run_desktop() -> int:
-    """The live tray app for scripts/screenshots-desktop.sh: icon shown, window opened from the tray."""
-    app, core, _services, tray_app = build_demo()
+def pump(app, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def wait_until(app, condition, what: str, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    """Runs the event loop until `condition()` holds; False (and a line saying so) after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if condition():
+            return True
+        time.sleep(0.05)
+    print(f"screenshots: gave up waiting for {what} after {timeout:.0f} s")
+    return False
+
+
+def save(widget, path: Path) -> None:  # type: ignore[no-untyped-def]
+    widget.grab().save(str(path))
+    print(path, flush=True)
+
+
+def drive_wizard(app, wizard, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every step of the first-run wizard, as a user goes through it, each saved once it has painted."""
+    from hostapp.schedule.grid import Preset
+
+    def shot(name: str) -> None:
+        pump(app, 0.5)
+        save(wizard, out / f"wizard-{name}.png")
+
+    shot("1-welcome")
+    wizard.next()
+    wait_until(app, wizard.checks.isComplete, "the wizard's checks")
+    shot("2-checks")
+    wizard.next()
+    shot("3-wallet")
+    wizard.wallet.create_button.click()
+    wait_until(app, lambda: wizard.currentPage() is wizard.phrase, "the new wallet's words", 60)
+    shot("4-phrase")
+    words = [label.text().split(". ", 1)[-1] for label in wizard.phrase.word_labels]
+    wizard.next()
+    confirm = wizard.confirm
+    for position, edit in confirm.word_edits.items():
+        edit.setText(words[position - 1] if position <= len(words) else "")
+    confirm.check_words()
+    wait_until(app, confirm.isComplete, "the backup confirmation", 30)
+    shot("5-confirm")
+    wizard.next()
+    shot("6-payout")
+    wizard.next()  # no separate payout address: payouts go to the new wallet
+    schedule = wizard.schedule
+    schedule.buttons[Preset.ALWAYS].setChecked(True)  # earn now, whatever the hour of the run
+    shot("7-schedule")
+    wizard.next()
+    shot("8-done")
+    wizard.accept()  # Finish: the app starts the node, as after a user's first run
+
+
+def run_real(out: Path) -> int:
+    """The real app on the X display: wizard steps, then every page after some minutes of earning."""
+    import hostapp.gui.app as gui_app
+
+    out.mkdir(parents=True, exist_ok=True)
+    earn_seconds = float(os.environ.get("HOSTAPP_SHOTS_EARN_SECONDS", "180"))
+    gui_app.ensure_application(["hostapp"])  # the X window class trayer's icon is found by (argv[0])
+    started = gui_app.launch()
+    if started is None:
+        print("screenshots: another hostapp runs with this HOSTAPP_HOME", file=sys.stderr)
+        return 1
+    app, tray_app = started.app, started.tray_app
+    gui_app.finish_start(started)  # fresh home, no wallet: the wizard opens
+    if not wait_until(app, lambda: getattr(tray_app, "wizard", None) is not None, "the first-run wizard"):
+        return 1
+    drive_wizard(app, tray_app.wizard, out)
+    from hostapp.gui.viewmodels import NodeState
+
+    status = lambda: tray_app.tray.status.state  # noqa: E731
+    wait_until(app, lambda: status() is NodeState.WORKING, "the node's first job", 120)
+    print(f"screenshots: earning for {earn_seconds:.0f} s on the embedded grid", flush=True)
+    pump(app, earn_seconds)
+
     window = tray_app.window
-    window.resize(1100, 730)
     window.move(60, 44)  # below trayer's panel at the top (there is no window manager to place it)
-    tray_app.tray.show()
+    tray_app.open_dashboard()
+    pump(app, 2)
+    for title in window.pages:
+        page = window.show_page(title)
+        pump(app, 1.5)
+        if title == "Diagnostics":  # its checks run on a worker thread: the page with their results
+            if getattr(page, "report", None) is None and page.run_button.isEnabled():  # type: ignore[attr-defined]
+                page.run_checks()  # type: ignore[attr-defined]  (not yet run by opening the page)
+            wait_until(app, lambda p=page: getattr(p, "report", None) is not None, "the diagnostics checks")
+            pump(app, 0.5)
+        save(window, out / f"{title.lower()}.png")
+        if title == "Earnings":
+            page.tabs.setCurrentIndex(1)  # type: ignore[attr-defined]
+            pump(app, 0.5)
+            save(window, out / "earnings-payouts.png")
+            page.tabs.setCurrentIndex(0)  # type: ignore[attr-defined]
+        if title == "Settings":
+            page.show_advanced(True)  # type: ignore[attr-defined]
+            pump(app, 0.5)
+            save(window, out / "settings-advanced.png")
+            page.show_advanced(False)  # type: ignore[attr-defined]
+    tray = tray_app.tray
+    tray.rebuild_menu()
+    tray.menu.popup(window.geometry().center())
+    pump(app, 0.5)
+    save(tray.menu, out / "tray-menu.png")
+    tray.menu.hide()
+    window.show_page("Dashboard")
+    window.hide()  # the desktop script opens it again from the tray menu
+
     # Python runs signal handlers only between bytecodes: a timer gives it a turn inside app.exec().
     signal.signal(signal.SIGTERM, lambda *_: tray_app.quit())
     signal.signal(signal.SIGINT, lambda *_: tray_app.quit())
     ticker = QTimer()
     ticker.timeout.connect(lambda: None)
     ticker.start(200)
-    QTimer.singleShot(0, lambda: print(f"ready {os.getpid()}", flush=True))
-    code = app.exec()
-    core.close()
-    return code
+    print(f"ready {os.getpid()}", flush=True)
+    try:
+        return int(app.exec())
+    finally:
+        tray_app.bridge.close()
+        started.instance.release()
+        if started.core is not None:
+            started.core.close()
 
 
 def main() -> int:
-    if DESKTOP:
-        return run_desktop()
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    out = Path(ARGS[0]) if ARGS else ROOT / "docs" / "screenshots"
+    if REAL:
+        return run_real(out)
     out.mkdir(parents=True, exist_ok=True)
     app, core, services, tray_app = build_demo()
     window = tray_app.window
@@ -199,8 +319,8 @@ def main() -> int:
         app.processEvents()
         time.sleep(0.05)
     app.processEvents()
-    wizard.grab().save(str(out / "wizard-checks.png"))
-    print(out / "wizard-checks.png")
+    wizard.grab().save(str(out / "wizard-2-checks.png"))
+    print(out / "wizard-2-checks.png")
     wizard.close()
     tray_app.quit()
     QApplication.processEvents()
