@@ -168,7 +168,8 @@ class DashboardPage(QWidget):
         self.next_label.setText(f"Next change: {change}" if change else "")
         resumable = status.state in RESUMABLE
         self.pause_button.setText("Resume" if resumable else "Pause")
-        self.pause_button.setMenu(None if resumable else self.pause_menu)
+        # Qt takes a null menu (no arrow) where PySide6's stub says QMenu only.
+        self.pause_button.setMenu(None if resumable else self.pause_menu)  # type: ignore[arg-type]
         if status.job is not None and status.state is NodeState.WORKING:
             self._job_timer.start()
         else:

@@ -103,14 +103,14 @@ def export_default_path() -> str:
     return str(Path(folder) / f"hostapp-earnings-{dt.date.today().isoformat()}.csv")
 
 
-def _short_gpu(uuid: str) -> str:
+def _short_gpu(uuid: str | None) -> str:
     return "CPU" if not uuid else (uuid if len(uuid) <= 16 else uuid[:12] + "…")
 
 
 class LedgerTableModel(RowTableModel[LedgerRow]):
     """Ledger rows newest first, fetched PAGE_SIZE at a time as the view scrolls (LIMIT/OFFSET)."""
 
-    HEADERS = ("Started", "Job", "GPU", "Duration", "Rate", "Amount", "Status", "Payout signature")
+    HEADERS: tuple[str, ...] = ("Started", "Job", "GPU", "Duration", "Rate", "Amount", "Status", "Payout signature")
     NUMERIC_COLUMNS = frozenset({3, 4, 5})
 
     def __init__(self, queries: EarningsQueries, decimals: int, symbol: str = "") -> None:
