@@ -41,6 +41,10 @@ def test_diagnostics_page_shows_the_meaning_first_and_the_fix_and_detail_on_expa
     assert children["Fix"] == runtime.hint  # the full fix, not cut
     assert "io.containerd.runc.v2" in children["Detail"]
     assert page.tree.topLevelItem(0).text(2) == "Found your RTX 4090: it can earn"
+    # A warning is not a plain "Ready": GPU jobs can't run here although CPU jobs do.
+    assert "Ready to share this GPU" not in page.message.text() and "GPU in containers" in page.message.text()
+    # Whole check names: the column fits them instead of eliding to "GPU in ...".
+    assert page.tree.columnWidth(1) >= page.tree.fontMetrics().horizontalAdvance("GPU in containers")
 
 
 def test_wizard_checks_page_lists_meanings_not_ids(gui_services, qtbot) -> None:

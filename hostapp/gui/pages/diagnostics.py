@@ -95,12 +95,17 @@ class DiagnosticsPage(QWidget):
                 if value not in (None, "", [], {}) and not isinstance(value, (dict, list)):
                     QTreeWidgetItem(item, ["", key.replace("_", " "), str(value)])
             self.tree.addTopLevelItem(item)
+        for column in (0, 1):  # whole status words and check names; the meaning takes the rest
+            self.tree.resizeColumnToContents(column)
         # The machine can pass every check while the node itself is stuck (a grid that refuses it):
         # "Ready" only when both say so.
         node = self._services.node.status()
         if node.state is NodeState.ERROR:
             fix = f" Fix: {node.fix}" if node.fix else ""
             self.message.error(f"Not ready: {node.reason or node.headline}.{fix}")
+        elif report.ok and (warnings := [c.title for c in report.checks if str(c.status.value) == "WARN"]):
+            # Not a plain "Ready": a warning can mean GPU jobs can't run while CPU jobs do.
+            self.message.ok(f"Ready, with a warning on {', '.join(warnings)}: see what it means above")
         elif report.ok:
             self.message.ok("Ready to share this GPU")
         else:
