@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hostapp.wallet.backends import place_name
+
 if TYPE_CHECKING:
     from hostapp.pricing import PriceSource
     from hostapp.wallet.service import WalletService
@@ -284,7 +286,7 @@ def create_interactively(service: WalletService, words: int, replace: bool) -> i
         while read_terminal_line(f"Word {position}: ").strip().lower() != expected[position - 1]:
             print(f"word {position} does not match: look at word {position} of your copy and type it again")
     info = _guard(service.import_key, material, replace or existing is not None)
-    print(f"backup confirmed; wallet {info.pubkey} is ready (key kept in {info.backend})")
+    print(f"backup confirmed; wallet {info.pubkey} is ready (key kept in {place_name(info.backend)})")
     return 0
 
 
@@ -312,7 +314,7 @@ def run_import(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"address": info.pubkey, "backend": info.backend, "source": info.source, "path": info.path})
     else:
-        print(f"imported wallet {info.pubkey} ({info.source}); key kept in {info.backend}")
+        print(f"imported wallet {info.pubkey} ({info.source}); key kept in {place_name(info.backend)}")
     return 0
 
 
@@ -338,7 +340,7 @@ def run_show(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"Address:        {info.pubkey}")
-    print(f"Key kept in:    {info.backend}")
+    print(f"Key kept in:    {place_name(info.backend)} ({info.backend})")
     print(f"Source:         {info.source}" + (f" ({info.path})" if info.path else ""))
     print(f"Backup:         {'confirmed' if info.backup_confirmed else 'NOT confirmed (wallet not usable yet)'}")
     print(f"Payout address: {info.payout_address}")

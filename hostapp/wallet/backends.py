@@ -45,6 +45,21 @@ def secure_backend() -> tuple[Any | None, str]:
     return None, f"only insecure or no backends available (default: {backend_name(chosen)})"
 
 
+# What each place is called for the person using it (the class names stay in tooltips and --json).
+PLACE_NAMES = {
+    "keyring.backends.SecretService.Keyring": "your login keyring (GNOME Keyring / Secret Service)",
+    "keyring.backends.kwallet.DBusKeyring": "KWallet",
+    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Manager",
+    "keyring.backends.macOS.Keyring": "the macOS Keychain",
+    "hostapp.encrypted-file": "a file encrypted with your passphrase",
+}
+
+
+def place_name(backend: str) -> str:
+    """Where the key is, in words: "KWallet", not "keyring.backends.kwallet.DBusKeyring"."""
+    return PLACE_NAMES.get(backend, backend)
+
+
 def describe_keyring() -> tuple[str, bool, str | None]:
     """(backend name, is secure, problem or None) for `doctor` and the wizard."""
     backend, name = secure_backend()

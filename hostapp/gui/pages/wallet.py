@@ -36,6 +36,7 @@ from hostapp.gui.widgets.qr import QrCode
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 from hostapp.pricing import Rate, fee_text
+from hostapp.wallet.backends import place_name
 
 
 def _buttons(dialog: QDialog, cancel: bool = True) -> QDialogButtonBox:
@@ -362,7 +363,8 @@ class WalletPage(QWidget):
         if summary is None:
             self.backup_label.setText("")
         elif confirmed:
-            self.backup_label.setText(f"Key kept in: {summary.kept_in}")
+            self.backup_label.setText(f"Key kept in {place_name(summary.kept_in)}")
+            self.backup_label.setToolTip(summary.kept_in)
         else:
             self.backup_label.setText("Seed phrase backup not confirmed: this wallet is not used until you confirm it.")
         if summary is not None and summary.payout_address != summary.address:

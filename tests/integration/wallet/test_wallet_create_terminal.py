@@ -127,7 +127,7 @@ def test_terminal_create_without_secret_service_retries_a_wrong_word_and_asks_th
     terminal.send(PASSPHRASE)
     terminal.expect(r"Repeat the passphrase: ")
     terminal.send(PASSPHRASE)
-    ready = terminal.expect(r"wallet (\w+) is ready \(key kept in hostapp.encrypted-file\)")
+    ready = terminal.expect(r"wallet (\w+) is ready \(key kept in a file encrypted with your passphrase\)")
     rest = terminal.output
     assert terminal.exit_code() == 0, rest
     assert "Passphrase" not in rest  # asked once (plus its repeat), not again to confirm the words
