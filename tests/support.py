@@ -74,3 +74,25 @@ def push_fresh_image(docker_client: Any, source: str, ref: str) -> str:
     digest = next(d for d in docker_client.images.get(ref).attrs["RepoDigests"] if d.startswith(ref.split(":")[0]))
     docker_client.images.remove(ref)  # only the registry has it now
     return digest
+
+
+def gpu_sample(temperature_c: int = 60, power_w: float = 212.5) -> Any:
+    """One telemetry reading of a busy card, as the sampler publishes it (hostapp.gpu.probe.GpuSample)."""
+    from hostapp.gpu.probe import GpuSample
+
+    return GpuSample(
+        uuid="GPU-abc",
+        index=0,
+        at=time.time(),
+        temperature_c=temperature_c,
+        power_w=power_w,
+        fan_percent=40,
+        utilization_gpu_percent=97,
+        utilization_memory_percent=50,
+        memory_used_bytes=6 * 2**30,
+        memory_free_bytes=2 * 2**30,
+        clock_graphics_mhz=1800,
+        clock_sm_mhz=1800,
+        clock_memory_mhz=9000,
+        throttle_reasons=(),
+    )

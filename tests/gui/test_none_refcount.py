@@ -24,6 +24,7 @@ from hostapp.gui.binding_check import PROBE_CALLS, SUPPORTED, binding_fault
 from hostapp.gui.pages.earnings import PAYOUT_ROWS
 from hostapp.gui.pages.jobs import HISTORY_LIMIT
 from hostapp.ledger import Ledger
+from tests.support import gpu_sample
 
 pytestmark = [
     pytest.mark.gui,
@@ -51,22 +52,7 @@ def _counts() -> tuple[int, ...]:
 
 
 def _sample(job: int) -> GpuSample:
-    return GpuSample(
-        uuid="GPU-abc",
-        index=0,
-        at=time.time(),
-        temperature_c=60 + job % 20,
-        power_w=200.0 + job % 50,
-        fan_percent=40,
-        utilization_gpu_percent=97,
-        utilization_memory_percent=50,
-        memory_used_bytes=6 * 2**30,
-        memory_free_bytes=2 * 2**30,
-        clock_graphics_mhz=1800,
-        clock_sm_mhz=1800,
-        clock_memory_mhz=9000,
-        throttle_reasons=(),
-    )
+    return gpu_sample(temperature_c=60 + job % 20, power_w=200.0 + job % 50)
 
 
 class JobLives:

@@ -16,6 +16,7 @@ from hostapp.gpu.probe import GpuSample
 from hostapp.ledger import Ledger
 from hostapp.schedule.grid import Cell, Preset
 from hostapp.schedule.policy_file import load_policy, policy_path
+from tests.support import gpu_sample
 
 pytestmark = pytest.mark.gui
 
@@ -24,22 +25,7 @@ SIGNATURE = "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3
 
 
 def _sample(temperature: int) -> GpuSample:
-    return GpuSample(
-        uuid="GPU-abc",
-        index=0,
-        at=time.time(),
-        temperature_c=temperature,
-        power_w=212.5,
-        fan_percent=40,
-        utilization_gpu_percent=97,
-        utilization_memory_percent=50,
-        memory_used_bytes=6 * 2**30,
-        memory_free_bytes=2 * 2**30,
-        clock_graphics_mhz=1800,
-        clock_sm_mhz=1800,
-        clock_memory_mhz=9000,
-        throttle_reasons=(),
-    )
+    return gpu_sample(temperature_c=temperature)
 
 
 def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtbot) -> None:
