@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import Comparison, report
 from hostapp.grid.client import GridClient
 from hostapp.grid.models import JobResult, NodeRegistration
-from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.localgrid.server import GridConfig, LocalGrid
 from hostapp.wallet.keystore import KeypairKeystore
 
 RUNS = 30

@@ -33,13 +33,13 @@ from solders.keypair import Keypair  # noqa: E402
 from bench.harness import Comparison, within  # noqa: E402
 from hostapp.config.paths import AppPaths  # noqa: E402
 from hostapp.config.settings import JobLimits  # noqa: E402
-from hostapp.engine import connect  # noqa: E402
 from hostapp.events import EventBus  # noqa: E402
 from hostapp.grid.client import GridClient  # noqa: E402
-from hostapp.grid.server import GridConfig, LocalGrid  # noqa: E402
+from hostapp.jobs.engine import connect  # noqa: E402
 from hostapp.jobs.runner import JobRunner  # noqa: E402
-from hostapp.node import Node, NodeConfig, NodeState  # noqa: E402
-from hostapp.node_inputs import InputAssembler  # noqa: E402
+from hostapp.localgrid.server import GridConfig, LocalGrid  # noqa: E402
+from hostapp.node.inputs import InputAssembler  # noqa: E402
+from hostapp.node.slots import Node, NodeConfig, NodeState  # noqa: E402
 from hostapp.schedule import policy as pol  # noqa: E402
 from hostapp.schedule.policy_file import save_policy  # noqa: E402
 from hostapp.store import Store  # noqa: E402

@@ -37,9 +37,9 @@ from botocore.config import Config  # noqa: E402
 from bench.harness import Comparison  # noqa: E402
 from hostapp.config.paths import AppPaths  # noqa: E402
 from hostapp.config.settings import JobLimits, ModelSettings  # noqa: E402
-from hostapp.engine import connect  # noqa: E402
 from hostapp.events import EventBus  # noqa: E402
 from hostapp.jobs.definition import GridJob, Resource, parse_job_definition  # noqa: E402
+from hostapp.jobs.engine import connect  # noqa: E402
 from hostapp.jobs.runner import JobRunner  # noqa: E402
 from hostapp.resources.cache import ModelCache  # noqa: E402
 from hostapp.resources.spec import resolve  # noqa: E402

@@ -31,12 +31,12 @@ from bench.bench_node import Foreign, build  # noqa: E402
 from bench.harness import compare, measure, report  # noqa: E402
 from hostapp.config.paths import default_paths  # noqa: E402
 from hostapp.config.settings import JobLimits  # noqa: E402
-from hostapp.control import ControlServer  # noqa: E402
-from hostapp.engine import connect  # noqa: E402
+from hostapp.control.transport import ControlServer  # noqa: E402
 from hostapp.events import EventBus  # noqa: E402
-from hostapp.grid.server import LocalGrid  # noqa: E402
 from hostapp.jobs.definition import GridJob, parse_job_definition  # noqa: E402
+from hostapp.jobs.engine import connect  # noqa: E402
 from hostapp.jobs.runner import JobRunner  # noqa: E402
+from hostapp.localgrid.server import LocalGrid  # noqa: E402
 from hostapp.store import Store  # noqa: E402
 
 IMAGE = "hostapp-test/busybox:latest"

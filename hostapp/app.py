@@ -22,15 +22,15 @@ from hostapp.events import EventBus
 if TYPE_CHECKING:
     from hostapp.chain import LocalChain
     from hostapp.chain.payouts import PayoutVerifier
-    from hostapp.control import ControlServer
+    from hostapp.control.transport import ControlServer
     from hostapp.gpu.probe import GpuDetection, NullProbe, NvmlProbe
     from hostapp.gpu.processes import ForeignUseWatcher
     from hostapp.gpu.telemetry import TelemetrySampler
     from hostapp.grid.client import GridClient
-    from hostapp.grid.server import LocalGrid
     from hostapp.jobs.definition import MachineCaps
     from hostapp.jobs.runner import JobRunner
-    from hostapp.node import Node, NodeConfig
+    from hostapp.localgrid.server import LocalGrid
+    from hostapp.node.slots import Node, NodeConfig
     from hostapp.schedule.owner import PolicyOwner
     from hostapp.store import Store
     from hostapp.wallet.service import WalletService
@@ -109,7 +109,7 @@ class Services:
 
     @functools.cached_property
     def docker(self) -> Any:
-        from hostapp.engine import connect
+        from hostapp.jobs.engine import connect
 
         return connect()
 
@@ -186,8 +186,8 @@ class Services:
 
     @functools.cached_property
     def local_grid(self) -> LocalGrid:
-        from hostapp.grid.owner_token import load_or_create
-        from hostapp.grid.server import LocalGrid
+        from hostapp.localgrid.owner_token import load_or_create
+        from hostapp.localgrid.server import LocalGrid
 
         owner_token = load_or_create(self.paths.config)
         return LocalGrid(self.paths.data / "local-grid", chain=self.local_chain, owner_token=owner_token)
@@ -220,8 +220,8 @@ class Services:
 
     @functools.cached_property
     def node(self) -> Node:
-        from hostapp.node import Node
-        from hostapp.node_inputs import InputAssembler
+        from hostapp.node.inputs import InputAssembler
+        from hostapp.node.slots import Node
         from hostapp.schedule.idle import pick_idle_backend
 
         gpu = self.gpu
@@ -263,7 +263,7 @@ class Services:
         """The node's settings, with what it registers at the grid (`NodeConfig.registration`): the
         shared GPUs as the probe detected them, as the wire's GpuInfo (hostapp/grid/registration.py)."""
         from hostapp.grid.registration import cuda_version, driver_version, grid_gpus
-        from hostapp.node import NodeConfig
+        from hostapp.node.slots import NodeConfig
 
         gpu = self.gpu
         detection = gpu.detection
@@ -281,8 +281,8 @@ class Services:
 
     def machine_caps(self) -> MachineCaps:
         """What jobs may use on this machine: the NVIDIA runtime (asked of the engine once) and the GPUs' VRAM."""
-        from hostapp.engine import gpu_runtime
         from hostapp.jobs.definition import MachineCaps
+        from hostapp.jobs.engine import gpu_runtime
 
         ok, detail = gpu_runtime(self.docker.info())
         vram = [g.memory_total_bytes // 2**20 for g in self.gpu.detection.gpus]
@@ -290,7 +290,7 @@ class Services:
 
     def start_node(self) -> Node:
         """Start telemetry, the node and the control socket (what `hostapp node` and the tray app run)."""
-        from hostapp.control import ControlServer
+        from hostapp.control.transport import ControlServer
 
         node = self.node
         if self.gpu.detection.gpus:
@@ -305,7 +305,7 @@ class Services:
 
     @property
     def control(self) -> ControlServer | None:
-        from hostapp.control import ControlServer
+        from hostapp.control.transport import ControlServer
 
         return next((s for s in self._started if isinstance(s, ControlServer)), None)
 

@@ -66,7 +66,7 @@ def run(argv: Sequence[str]) -> int:
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command in KEY_HOLDERS:  # before the key is loaded: no core dump may ever hold it
-        from hostapp.hardening import protect_process
+        from hostapp.wallet.hardening import protect_process
 
         protect_process()
     try:

@@ -45,7 +45,7 @@ have ubuntu:latest || docker tag hostapp/python:3 ubuntu:latest
 
 if ! have hostapp/demo-inference:1; then
   ctx=$(mktemp -d)
-  cp hostapp/grid/demo_job.py "$ctx/demo_job.py"
+  cp hostapp/localgrid/demo_job.py "$ctx/demo_job.py"
   printf 'FROM hostapp/python:3\nCOPY demo_job.py /opt/demo_job.py\nENTRYPOINT ["python3", "/opt/demo_job.py"]\n' > "$ctx/Dockerfile"
   DOCKER_BUILDKIT=0 docker build -q -t hostapp/demo-inference:1 "$ctx" >/dev/null 2>&1
   rm -rf "$ctx"

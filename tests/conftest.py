@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Every event published in a test (and in the hostapp processes tests start) must fit its topic's
-# declared type (hostapp/topics.py): a mismatch raises instead of being logged.
+# declared type (hostapp/events/topics.py): a mismatch raises instead of being logged.
 os.environ.setdefault("HOSTAPP_STRICT_EVENTS", "1")
 BUSYBOX_IMAGE = "hostapp-test/busybox:latest"
 PYTHON_IMAGE = "hostapp/python:3"
@@ -38,7 +38,7 @@ def app_paths(hostapp_home: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[object]:
     """The real engine. Not skipped when absent: the test setup starts one, so absence is a failure."""
-    from hostapp.engine import connect
+    from hostapp.jobs.engine import connect
 
     client = connect(timeout=60)
     yield client
@@ -64,7 +64,7 @@ def python_image(local_images: None) -> str:
 @pytest.fixture
 def grid(tmp_path: Path) -> Iterator[object]:
     """A real local grid on loopback with short leases (8 s) and 1 s heartbeats, so expiry tests are quick."""
-    from hostapp.grid.server import GridConfig, LocalGrid
+    from hostapp.localgrid.server import GridConfig, LocalGrid
 
     with LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=8, heartbeat_seconds=1)) as local:
         yield local

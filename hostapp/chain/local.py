@@ -57,7 +57,7 @@ class LocalChain:
     def start(self) -> str:
         """Load or create the chain, serve JSON-RPC on 127.0.0.1; returns the RPC URL."""
         from hostapp.chain.rpc import SolanaRpc
-        from hostapp.loopback_server import LoopbackServer
+        from hostapp.localgrid.loopback import LoopbackServer
 
         if self._server is not None:
             return str(self._server.url)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hostapp.pricing import Rate
-    from hostapp.status import NodeSnapshot
+    from hostapp.control.status import NodeSnapshot
+    from hostapp.earnings.pricing import Rate
 
 STATUS_ERROR_EXIT = 3  # the node runs but is in Error (1: nothing runs / cannot ask it)
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -66,7 +66,7 @@ def parse_until(text: str, now: datetime) -> datetime:
 def _call(command: str, args: dict[str, Any] | None = None) -> Any:
     from hostapp.cli import CliError
     from hostapp.config.paths import default_paths
-    from hostapp.control import ControlError, call
+    from hostapp.control.transport import ControlError, call
 
     try:
         return call(default_paths().control_socket, command, args)
@@ -75,11 +75,11 @@ def _call(command: str, args: dict[str, Any] | None = None) -> Any:
 
 
 def read_status(result: Any) -> NodeSnapshot:
-    """The control socket's `status` reply as the node's declared snapshot (hostapp/status.py)."""
+    """The control socket's `status` reply as the node's declared snapshot (hostapp/control/status.py)."""
     from pydantic import ValidationError
 
     from hostapp.cli import CliError
-    from hostapp.status import NodeSnapshot
+    from hostapp.control.status import NodeSnapshot
 
     try:
         return NodeSnapshot.model_validate(result)
@@ -95,7 +95,7 @@ def read_status(result: Any) -> NodeSnapshot:
 def money_line(snapshot: NodeSnapshot, rate: Rate | None = None) -> str:
     """A line like `earned 1.5 GRID ≈ $0.08 (paid 1 GRID ≈ $0.05, pending 0.5 GRID ≈ $0.03; next payout
     14:05)`, or base units when the token's decimals are not known here."""
-    from hostapp.pricing import UNIT_SYMBOL, fiat_text
+    from hostapp.earnings.pricing import UNIT_SYMBOL, fiat_text
     from hostapp.wallet.amounts import format_units
 
     decimals = snapshot.token_decimals
@@ -115,14 +115,14 @@ def money_line(snapshot: NodeSnapshot, rate: Rate | None = None) -> str:
 def _status_rate(snapshot: NodeSnapshot) -> Rate | None:
     """The token's rate from the node's grid (or the pricing setting); None when there is none."""
     from hostapp.app import load_context
-    from hostapp.pricing import cli_price_source
+    from hostapp.earnings.pricing import cli_price_source
 
     context = load_context()
     return cli_price_source(context.settings, context.paths.data, snapshot.grid_url).current()
 
 
 def rate_line(rate: Rate | None, decimals: int) -> str:
-    from hostapp.pricing import UNIT_SYMBOL, rate_text
+    from hostapp.earnings.pricing import UNIT_SYMBOL, rate_text
 
     return "rate: " + rate_text(rate, decimals, UNIT_SYMBOL)
 
@@ -130,7 +130,7 @@ def rate_line(rate: Rate | None, decimals: int) -> str:
 def money_json(snapshot: NodeSnapshot, rate: Rate | None) -> dict[str, Any]:
     """`status --json`'s amounts with their unit: exact decimal strings of whole tokens (integers in
     base units stay in `earned`/`pending`/`paid`), and their value in minor units of `currency`."""
-    from hostapp.pricing import UNIT_SYMBOL, fiat_minor
+    from hostapp.earnings.pricing import UNIT_SYMBOL, fiat_minor
     from hostapp.wallet.amounts import format_units
 
     decimals = snapshot.token_decimals
@@ -157,7 +157,7 @@ def money_json(snapshot: NodeSnapshot, rate: Rate | None) -> dict[str, Any]:
 def run_status(args: argparse.Namespace) -> int:
     """Exit 0 while the node can work (working, waiting, paused, offline…), 3 when it is in Error:
     the reason and its fix go to stderr on one line, so a script or systemd check sees it."""
-    from hostapp.status import NodeState
+    from hostapp.control.status import NodeState
 
     snapshot = read_status(_call("status"))
     rate = _status_rate(snapshot)

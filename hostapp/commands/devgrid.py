@@ -54,8 +54,8 @@ def add_parser(sub: Any) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from hostapp.cli import CliError
     from hostapp.config.paths import default_paths
-    from hostapp.grid.owner_token import load_or_create
-    from hostapp.grid.server import GridConfig, LocalGrid
+    from hostapp.localgrid.owner_token import load_or_create
+    from hostapp.localgrid.server import GridConfig, LocalGrid
 
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port} is not a TCP port (0-65535)", code=2)
@@ -102,7 +102,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _owner_token(given: str | None) -> str | None:
     from hostapp.config.paths import default_paths
-    from hostapp.grid.owner_token import TOKEN_ENV, read_token
+    from hostapp.localgrid.owner_token import TOKEN_ENV, read_token
 
     return given or os.environ.get(TOKEN_ENV) or read_token(default_paths().config)
 
@@ -112,7 +112,7 @@ def _call(method: str, url: str, path: str, token: str | None = None, **kwargs: 
 
     from hostapp.cli import CliError
     from hostapp.config.paths import default_paths
-    from hostapp.grid.owner_token import TOKEN_ENV, bearer, token_path
+    from hostapp.localgrid.owner_token import TOKEN_ENV, bearer, token_path
 
     owner_token = _owner_token(token)
     headers = bearer(owner_token) if owner_token else {}

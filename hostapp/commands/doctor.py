@@ -17,7 +17,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hostapp.app import load_context
-    from hostapp.doctor import render, run_checks
+    from hostapp.health.doctor import render, run_checks
 
     context = load_context()
     report = run_checks(context.paths, context.settings)

@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
     from hostapp.app import build_services
     from hostapp.cli import CliError
     from hostapp.commands.wallet import terminal_passphrase
-    from hostapp.control import ControlError
-    from hostapp.engine import EngineUnavailable
+    from hostapp.control.transport import ControlError
     from hostapp.events import Event
+    from hostapp.jobs.engine import EngineUnavailable
     from hostapp.wallet.service import WalletError
 
     services = build_services()

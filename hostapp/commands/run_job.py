@@ -82,7 +82,7 @@ def _through_running_app(raw: bytes, request: dict[str, Any], printer: _Progress
     """The answer of the running app or node; None when none runs (or it cannot take this file)."""
     from hostapp.cli import CliError
     from hostapp.config.paths import default_paths
-    from hostapp.control import ControlError, NotRunning, call
+    from hostapp.control.transport import ControlError, NotRunning, call
     from hostapp.jobs.limits import MAX_DEFINITION_BYTES
 
     if len(raw) > MAX_DEFINITION_BYTES:
@@ -108,8 +108,8 @@ def _through_running_app(raw: bytes, request: dict[str, Any], printer: _Progress
 
 def _in_this_process(raw: bytes, request: dict[str, Any], printer: _Progress) -> dict[str, Any]:
     from hostapp.app import build_services
-    from hostapp.engine import EngineUnavailable
     from hostapp.jobs.definition import JobDefinition, MachineCaps, needs_gpu
+    from hostapp.jobs.engine import EngineUnavailable
     from hostapp.jobs.local import LocalJobRequest, run_local_job
     from hostapp.jobs.runner import JobRunner
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hostapp.wallet.backends import place_name
 
 if TYPE_CHECKING:
-    from hostapp.pricing import PriceSource
+    from hostapp.earnings.pricing import PriceSource
     from hostapp.wallet.service import WalletService
 
 PASSPHRASE_ENV = "HOSTAPP_WALLET_PASSPHRASE"  # noqa: S105 (a variable name); encrypts the key file when no secure keyring exists
@@ -195,9 +195,9 @@ def _guard(func: Any, *args: Any) -> Any:
 
 
 def _price_source() -> PriceSource:
-    """The token's rate for these outputs (hostapp/pricing.py); never an error: no rate, no money column."""
+    """The token's rate for these outputs (hostapp/earnings/pricing.py); never an error: no rate, no money column."""
     from hostapp.app import load_context
-    from hostapp.pricing import cli_price_source
+    from hostapp.earnings.pricing import cli_price_source
 
     context = load_context()
     return cli_price_source(context.settings, context.paths.data)
@@ -368,7 +368,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_balance(args: argparse.Namespace) -> int:
-    from hostapp.pricing import UNIT_SYMBOL, fiat_minor, fiat_text, rate_text
+    from hostapp.earnings.pricing import UNIT_SYMBOL, fiat_minor, fiat_text, rate_text
     from hostapp.wallet.amounts import SOL_DECIMALS, format_units
 
     service = _service()
@@ -425,7 +425,7 @@ def run_history(args: argparse.Namespace) -> int:
     if not payouts:
         print("no payouts yet")
         return 0
-    from hostapp.pricing import UNIT_SYMBOL, fiat_minor, format_fiat
+    from hostapp.earnings.pricing import UNIT_SYMBOL, fiat_minor, format_fiat
     from hostapp.wallet.amounts import format_units
 
     rate = _price_source().current()
@@ -480,7 +480,7 @@ def run_withdraw(args: argparse.Namespace) -> int:
 
 def _fee_line(plan: Any, token_decimals: int | None) -> str:
     """The fee (and any rent) in SOL, in grid tokens (when sending them) and in money where a rate is known."""
-    from hostapp.pricing import UNIT_SYMBOL, fee_text
+    from hostapp.earnings.pricing import UNIT_SYMBOL, fee_text
 
     rate = _price_source().current()
     line = f"Network fee: {fee_text(plan.fee, token_decimals, UNIT_SYMBOL, rate)}"

@@ -98,7 +98,7 @@ class NotificationSettings(_Section):
 
 
 class PricingSettings(_Section):
-    """Where the tokens' value in money comes from (hostapp/pricing.py, docs/wallet.md)."""
+    """Where the tokens' value in money comes from (hostapp/earnings/pricing.py, docs/wallet.md)."""
 
     # "grid": the rate the grid declares (the embedded grid: its demo rate); "fixed": the price below;
     # "off": tokens only.

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TextIO
 
 from hostapp.earnings.queries import EarningsQueries, electricity_cost_milli
-from hostapp.ledger import row_of
+from hostapp.node.ledger import row_of
 
 CSV_HEADER = (
     "job_id",

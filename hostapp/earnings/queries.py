@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hostapp.ledger import NEXT_PAYOUT_KEY, SELECT_ROWS, LedgerRow, row_of
+from hostapp.node.ledger import NEXT_PAYOUT_KEY, SELECT_ROWS, LedgerRow, row_of
 
 EARNED_STATUSES = ("credited", "paid")
 HOUR = 3600

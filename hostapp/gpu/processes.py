@@ -110,7 +110,7 @@ class JobContainers:
     def _docker(self) -> Any:
         if self._client is None:
             if self._connect is None:
-                from hostapp.engine import connect
+                from hostapp.jobs.engine import connect
 
                 self._connect = lambda: connect(timeout=5)
             self._client = self._connect()

@@ -31,7 +31,7 @@ class EngineGpuSupport:
 
 def check_engine() -> EngineGpuSupport:
     """Does the Docker engine have the NVIDIA runtime or CDI devices (engine.gpu_runtime)?"""
-    from hostapp.engine import GPU_RUNTIME_HINT, EngineUnavailable, connect, gpu_runtime
+    from hostapp.jobs.engine import GPU_RUNTIME_HINT, EngineUnavailable, connect, gpu_runtime
 
     try:
         client = connect(timeout=5)

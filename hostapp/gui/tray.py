@@ -35,7 +35,7 @@ def size_text(size: int) -> str:
 
 
 def pull_progress_text(data: dict[str, Any]) -> str:
-    """A job.pull.progress event (hostapp/topics.py JobPullProgress) as one line, e.g.
+    """A job.pull.progress event (hostapp/events/topics.py JobPullProgress) as one line, e.g.
     `Pulling image pytorch/pytorch:2.4: 1.2 GB / 3.4 GB (3 of 7 layers)`; "" once the pull finished."""
     if data.get("finished"):
         return ""
@@ -48,7 +48,7 @@ def pull_progress_text(data: dict[str, Any]) -> str:
 
 
 def resource_progress_text(data: dict[str, Any]) -> str:
-    """A resource.progress event (hostapp/topics.py ResourceProgress) as one line, e.g.
+    """A resource.progress event (hostapp/events/topics.py ResourceProgress) as one line, e.g.
     `Fetching model org/tiny: 3.2 GB / 7.8 GB`; "" once the fetch finished."""
     if data.get("finished"):
         return ""

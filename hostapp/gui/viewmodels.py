@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     # Types only: the schedule package costs ~300 ms to import, and this module is on the way to
     # the tray icon (the labels that need the enums live in hostapp/gui/schedule_labels.py).
+    from hostapp.control.status import NodeSnapshot
     from hostapp.schedule.grid import WeeklyGrid
     from hostapp.schedule.policy import Rules
-    from hostapp.status import NodeSnapshot
 
 
 class NodeState(StrEnum):
-    """hostapp.node.NodeState's values, plus "snoozed" for the stand-in node."""
+    """hostapp.node.slots.NodeState's values, plus "snoozed" for the stand-in node."""
 
     STARTING = "starting"
     UNAVAILABLE = "unavailable"
@@ -104,7 +104,7 @@ class JobProgress:
     def running_text(self, now: float) -> str:
         """ "running 12 s (time limit 4 min)": the timeout is a limit the job rarely reaches, so it
         is no progress bar and no "4 min left" for a job that takes a second."""
-        from hostapp.status import duration_words
+        from hostapp.control.status import duration_words
 
         parts = []
         if self.started_at is not None:
@@ -125,7 +125,7 @@ class NodeStatus:
 
     @classmethod
     def from_snapshot(cls, snapshot: NodeSnapshot) -> NodeStatus:
-        """The running node's typed status (hostapp/status.py): reason and fix come as fields."""
+        """The running node's typed status (hostapp/control/status.py): reason and fix come as fields."""
         state = _state(snapshot.state.value)
         lead = snapshot.slot
         job = None
@@ -152,7 +152,7 @@ class NodeStatus:
 
     @classmethod
     def from_event(cls, data: Mapping[str, Any]) -> NodeStatus:
-        """A "node.state" payload (hostapp.node: overall/state/headline/job_* of one slot, or the
+        """A "node.state" payload (hostapp.node.slots: overall/state/headline/job_* of one slot, or the
         stand-in's state/reason/job); unknown or missing fields degrade, never raise."""
         overall = data.get("overall") or data.get("state", "error")
         state = _state(overall)
@@ -199,7 +199,7 @@ class PauseChoice(StrEnum):
 
 
 class NodeControl(Protocol):
-    """The node the tray and dashboard steer (hostapp/node.py when it lands)."""
+    """The node the tray and dashboard steer (hostapp/node/slots.py when it lands)."""
 
     def status(self) -> NodeStatus: ...
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hostapp.config.paths import AppPaths
 from hostapp.config.settings import Settings, save_settings
+from hostapp.earnings.pricing import PriceSource
 from hostapp.events import EventBus
 from hostapp.gui.viewmodels import (
     NodeControl,
@@ -29,7 +30,6 @@ from hostapp.gui.viewmodels import (
     ScheduleService,
     WalletActions,
 )
-from hostapp.pricing import PriceSource
 from hostapp.schedule import policy as policy_rules
 from hostapp.schedule.grid import WeeklyGrid
 from hostapp.schedule.owner import PolicyChange, PolicyOwner
@@ -38,9 +38,9 @@ from hostapp.schedule.policy import AvailabilityPolicy, Inputs, ReasonKind, Rule
 if TYPE_CHECKING:
     from hostapp.app import Services
     from hostapp.autostart import Autostart
-    from hostapp.doctor import DoctorReport
+    from hostapp.control.status import NodeSnapshot
     from hostapp.earnings import EarningsQueries
-    from hostapp.status import NodeSnapshot
+    from hostapp.health.doctor import DoctorReport
     from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class ScheduleBackedNode:
 
 
 class CoreNode:
-    """NodeControl over hostapp.node.Node once the app has started it; until then (no wallet yet,
+    """NodeControl over hostapp.node.slots.Node once the app has started it; until then (no wallet yet,
     Docker down) pause/resume go to the schedule file through `fallback`, which the node reads."""
 
     def __init__(self, fallback: ScheduleBackedNode, start_node: Callable[[], Any]) -> None:
@@ -242,13 +242,13 @@ class GuiServices:
     token_decimals: int = 6
     unit_symbol: str = "GRID"
     explorer_url: Callable[[str], str | None] = lambda _signature: None  # None: no public explorer (localnet)
-    # The token's value in money (hostapp/pricing.py); pages call current(), refresh() off the GUI thread.
+    # The token's value in money (hostapp/earnings/pricing.py); pages call current(), refresh() off the GUI thread.
     prices: PriceSource | None = None
 
 
 def build_gui_services(services: Services) -> GuiServices:
-    from hostapp.doctor import run_checks
     from hostapp.earnings import EarningsQueries
+    from hostapp.health.doctor import run_checks
 
     schedule = PolicySchedule(services.policy_owner)
     # Never touch services.node here: building it needs the wallet key, Docker and the grid. The

@@ -409,7 +409,7 @@ DEFAULT_SIZE = (560, 440)
 
 class FirstRunWizard(QWizard):
     def _estimate(self, services: GuiServices) -> None:
-        from hostapp.pricing import UNIT_SYMBOL, current_estimate
+        from hostapp.earnings.pricing import UNIT_SYMBOL, current_estimate
 
         prices = services.prices
         if prices is None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hostapp.control import Emit
+from hostapp.control.transport import Emit
 from hostapp.events import Event
 from hostapp.jobs.definition import (
     GridJob,

@@ -907,7 +907,7 @@ def _parse_docker_time(value: Any) -> float | None:
 
 def _engine_reason(exc: BaseException) -> str:
     """A one-line, user-facing reason for an engine-side failure."""
-    from hostapp.engine import START_HINT
+    from hostapp.jobs.engine import START_HINT
 
     text = str(getattr(exc, "explanation", None) or exc).strip().splitlines()
     first = text[0][:300] if text else type(exc).__name__

@@ -133,7 +133,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN owner TEXT;
     """,
     # 7: each attempt's lease timeout, so a credit from the grid is bounded by price × timeout
-    # (hostapp/settlement.py); NULL: an attempt started by an older hostapp
+    # (hostapp/node/settlement.py); NULL: an attempt started by an older hostapp
     """
     ALTER TABLE ledger ADD COLUMN timeout_seconds INTEGER;
     """,

@@ -93,7 +93,7 @@ def test_notifications_follow_node_events_once_each_and_obey_settings(tray_app, 
     bus = services.bus
     services.settings.notifications.job_started = True
 
-    def publish_all() -> None:  # the topics and fields hostapp/node.py publishes, from a worker thread
+    def publish_all() -> None:  # the topics and fields hostapp/node/slots.py publishes, from a worker thread
         bus.publish("node.job_started", job_id="job-7", attempt=1, gpu="GPU-abc")
         bus.publish("node.job_finished", job_id="job-7", attempt=1, status="succeeded")
         bus.publish("node.payout", job_id="job-7", amount=2_500_000, signature="5sig")

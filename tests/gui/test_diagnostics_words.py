@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostapp.doctor import Check, DoctorReport, Status, check_gpu_runtime, check_keyring
+from hostapp.health.doctor import Check, DoctorReport, Status, check_gpu_runtime, check_keyring
 
 pytestmark = pytest.mark.gui
 

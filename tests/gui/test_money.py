@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QMessageBox
 from solders.keypair import Keypair
 
 from hostapp.chain import LocalChain, default_state_dir
-from hostapp.grid.server import GridConfig, LocalGrid
-from hostapp.ledger import Ledger
-from hostapp.pricing import PriceSource
+from hostapp.earnings.pricing import PriceSource
+from hostapp.localgrid.server import GridConfig, LocalGrid
+from hostapp.node.ledger import Ledger
 
 pytestmark = [pytest.mark.gui]
 

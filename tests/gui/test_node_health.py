@@ -47,7 +47,7 @@ def test_a_refused_node_shows_its_fix_and_start_and_diagnostics_say_why(tray_app
 
 
 def test_the_gui_reads_reason_and_fix_from_the_typed_snapshot_without_splitting() -> None:
-    from hostapp.status import NodeSnapshot, Problem, SlotSnapshot
+    from hostapp.control.status import NodeSnapshot, Problem, SlotSnapshot
 
     # A reason that itself contains " — " survives whole: nothing splits the headline.
     problem = Problem(reason="grid refused registration: body — gpus.0: bad", fix="update hostapp")

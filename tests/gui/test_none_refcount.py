@@ -23,7 +23,7 @@ from hostapp.gpu.probe import GpuSample
 from hostapp.gui.binding_check import PROBE_CALLS, SUPPORTED, binding_fault
 from hostapp.gui.pages.earnings import PAYOUT_ROWS
 from hostapp.gui.pages.jobs import HISTORY_LIMIT
-from hostapp.ledger import Ledger
+from hostapp.node.ledger import Ledger
 from tests.support import gpu_sample
 
 pytestmark = [

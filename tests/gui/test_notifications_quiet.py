@@ -11,7 +11,7 @@ from hostapp.gui.notifications import ROUTINE_QUIET_SECONDS, Notifier
 def test_a_stream_of_jobs_and_payouts_shows_one_balloon_of_each_kind(tray_app, qtbot) -> None:
     notifier, bus = tray_app.notifier, tray_app.services.bus
 
-    def publish() -> None:  # as hostapp/node.py does, from its worker threads
+    def publish() -> None:  # as hostapp/node/slots.py does, from its worker threads
         for i in range(10):
             bus.publish("node.job_finished", job_id=f"job-{i}", attempt=1, status="succeeded")
             bus.publish("node.payout", job_id=f"job-{i}", amount=1_000, signature=f"sig{i}")

@@ -13,7 +13,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt
 
 from hostapp.earnings import Period
 from hostapp.gpu.probe import GpuSample
-from hostapp.ledger import Ledger
+from hostapp.node.ledger import Ledger
 from hostapp.schedule.grid import Cell, Preset
 from hostapp.schedule.policy_file import load_policy, policy_path
 from tests.support import gpu_sample
@@ -47,7 +47,7 @@ def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtb
     qtbot.waitUntil(lambda: page.payout_state.text() == "Paid 1.50 GRID ≈ $0.08 · pending 0.00 GRID ≈ $0.00")
 
     now = time.time()
-    bus.publish(  # what hostapp.node publishes for a slot (hostapp/topics.py NodeStateChanged)
+    bus.publish(  # what hostapp.node.slots publishes for a slot (hostapp/events/topics.py NodeStateChanged)
         "node.state",
         state="working",
         overall="working",
@@ -180,7 +180,7 @@ def test_jobs_page_history_search_and_live_log(tray_app, qtbot) -> None:
     page.history_search.setText("100%")  # LIKE wildcards are literal text
     assert page.model.rowCount() == 0
 
-    def log(line: str) -> None:  # what the runner publishes for each line (hostapp/topics.py JobLog)
+    def log(line: str) -> None:  # what the runner publishes for each line (hostapp/events/topics.py JobLog)
         bus.publish("job.log", job_id="alpha-1", op_id="run", stream="stdout", line=line)
 
     threading.Thread(target=lambda: log("loading model")).start()

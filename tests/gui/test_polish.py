@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView
 
 from hostapp.earnings import Period
 from hostapp.gui.widgets.gauge import Gauge
-from hostapp.ledger import Ledger
+from hostapp.node.ledger import Ledger
 from hostapp.schedule.policy_file import load_policy, policy_path
 
 pytestmark = pytest.mark.gui

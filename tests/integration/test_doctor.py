@@ -56,7 +56,7 @@ def test_doctor_with_dead_docker_socket_fails_with_a_hint(hostapp_home: Path, de
 def test_keyring_check_sees_a_locked_collection(hostapp_home: Path) -> None:
     """Lock the real collection over D-Bus: doctor must say it is locked, then unlock for the rest."""
     secretstorage = pytest.importorskip("secretstorage")
-    from hostapp.doctor import Status, check_keyring
+    from hostapp.health.doctor import Status, check_keyring
 
     with secretstorage.dbus_init() as conn:
         collection = secretstorage.get_default_collection(conn)

@@ -398,7 +398,7 @@ def settle_and_reconcile(env: dict[str, str], grid_url: str, timeout: float) -> 
 
 def remove_job_containers(home: Path) -> None:
     """Containers of this app instance a crashed or killed app left behind (never another session's)."""
-    from hostapp.engine import connect
+    from hostapp.jobs.engine import connect
     from hostapp.jobs.sandbox import LABEL_INSTANCE
     from hostapp.store import Store
 

@@ -220,7 +220,7 @@ def node_decision() -> dict[str, Any]:
     """The running node's status over its control socket: the request `hostapp status` sends, without
     a CLI process start in the measured second."""
     from hostapp.config.paths import default_paths
-    from hostapp.control import call
+    from hostapp.control.transport import call
 
     return dict(call(default_paths().control_socket, "status"))
 

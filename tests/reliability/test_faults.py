@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hostapp.grid.server import GridConfig, LocalGrid
-from hostapp.node import NodeState
+from hostapp.localgrid.server import GridConfig, LocalGrid
+from hostapp.node.slots import NodeState
 from hostapp.schedule import policy as pol
 from hostapp.store import Store
 from tests.integration.node.test_node import Harness, job, submit

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from hostapp.app import Services, build_services
-from hostapp.ledger import Ledger
+from hostapp.node.ledger import Ledger
 from hostapp.wallet.service import WalletError
 from tests.reliability.secret_scan import assert_no_secret_on_disk, secret_forms
 from tests.support import busybox_job, wait_for

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from hostapp.control import call
-from hostapp.grid.server import LocalGrid
+from hostapp.control.transport import call
+from hostapp.localgrid.server import LocalGrid
 from tests.integration.node.test_node import job_status, submit
 from tests.support import wait_for
 

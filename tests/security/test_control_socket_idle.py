@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hostapp.control import REQUEST_READ_TIMEOUT_SECONDS, ControlServer, Emit, call
+from hostapp.control.transport import REQUEST_READ_TIMEOUT_SECONDS, ControlServer, Emit, call
 
 
 class Answer:

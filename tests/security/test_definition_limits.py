@@ -17,8 +17,8 @@ import pytest
 
 from hostapp.grid.client import MAX_RESPONSE_BYTES, GridClient, GridRejected
 from hostapp.grid.models import NodeRegistration
-from hostapp.grid.server import MAX_BODY_BYTES, GridConfig, LocalGrid
 from hostapp.jobs.definition import MAX_DEFINITION_BYTES, JobDefinitionError, parse_job_definition
+from hostapp.localgrid.server import MAX_BODY_BYTES, GridConfig, LocalGrid
 from tests.security.test_hostile_definitions import HOSTILE_DIR
 from tests.support import FreshKeystore
 

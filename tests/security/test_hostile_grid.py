@@ -27,8 +27,8 @@ from hostapp.chain import LocalChain
 from hostapp.chain.payouts import PayoutVerifier, payout_memo
 from hostapp.events import Event, EventBus
 from hostapp.grid.client import GridClient
-from hostapp.loopback_server import LoopbackServer
-from hostapp.node import Node
+from hostapp.localgrid.loopback import LoopbackServer
+from hostapp.node.slots import Node
 from hostapp.schedule import policy as pol
 from hostapp.store import Store
 from tests.support import FreshKeystore
@@ -76,7 +76,7 @@ def entry(job_id: str, seconds: int, *, amount: int | None = None, price: int = 
 def test_forged_credits_never_land_in_the_ledger(
     tmp_path: Path, fake_grid: FakeGrid, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="hostapp.settlement")
+    caplog.set_level(logging.WARNING, logger="hostapp.node.settlement")
     wallet = str(Keypair().pubkey())
     store = Store(tmp_path / "hostapp.sqlite3")
     bus = EventBus()

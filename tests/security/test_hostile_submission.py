@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hostapp.grid.server import LocalGrid
+from hostapp.localgrid.server import LocalGrid
 from tests.integration.node.test_node import Harness
 from tests.security.test_hostile_definitions import HOSTILE
 from tests.support import wait_for

@@ -23,7 +23,7 @@ import pytest
 
 from hostapp.app import build_services
 from hostapp.config.paths import default_paths
-from hostapp.grid.server import LocalGrid
+from hostapp.localgrid.server import LocalGrid
 from hostapp.wallet.secrets import KEYRING_SERVICE, SecretStore, WalletRecord
 from hostapp.wallet.seed import from_mnemonic, generate_mnemonic
 from tests.support import wait_for
@@ -139,7 +139,7 @@ def _scan(core: Path, phrase: str) -> str:
 def test_key_holding_commands_disable_core_dumps_before_anything_runs(hostapp_home: Path) -> None:
     # The real CLI dispatch of a wallet command, then what the kernel says about the process.
     probe = (
-        "import resource, sys; from hostapp.cli import run; from hostapp.hardening import dumpable;"
+        "import resource, sys; from hostapp.cli import run; from hostapp.wallet.hardening import dumpable;"
         "code = run(['wallet', 'show']);"
         "print('RESULT', code, dumpable(), resource.getrlimit(resource.RLIMIT_CORE))"
     )
@@ -150,7 +150,7 @@ def test_key_holding_commands_disable_core_dumps_before_anything_runs(hostapp_ho
     assert result is not None, done.stdout + done.stderr
     assert result.groups()[1:] == ("0", "0", "0"), done.stdout  # not dumpable, core limit 0/0
     plain = subprocess.run(
-        [sys.executable, "-c", "from hostapp.hardening import dumpable; print('RESULT', dumpable())"],
+        [sys.executable, "-c", "from hostapp.wallet.hardening import dumpable; print('RESULT', dumpable())"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from hostapp.chain import LocalChain
-from hostapp.grid.owner_token import load_or_create, token_path
-from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.localgrid.owner_token import load_or_create, token_path
+from hostapp.localgrid.server import GridConfig, LocalGrid
 from hostapp.wallet.base58 import b58encode
 
 JOB = {

@@ -26,9 +26,9 @@ import pytest
 
 from hostapp.config.paths import AppPaths
 from hostapp.config.settings import JobLimits
-from hostapp.engine import connect
 from hostapp.events import EventBus
 from hostapp.jobs.definition import GridJob, parse_job_definition
+from hostapp.jobs.engine import connect
 from hostapp.jobs.images import PullError, non_public_addresses, registry_host, repository
 from hostapp.jobs.runner import JobResult, JobRunner
 from hostapp.store import Store

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hostapp.commands.control import parse_duration, parse_until
-from hostapp.control import ClientGone, ControlError, ControlServer, Emit, NotRunning, call
+from hostapp.control.transport import ClientGone, ControlError, ControlServer, Emit, NotRunning, call
 
 
 class Recorder:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hostapp.control import ControlError, ControlServer, Emit, NotRunning, call
+from hostapp.control.transport import ControlError, ControlServer, Emit, NotRunning, call
 
 
 class Echo:
@@ -31,7 +31,7 @@ def test_without_af_unix_the_control_channel_imports_and_round_trips(tmp_path: P
         import socket, sys
         del socket.AF_UNIX  # as in CPython on Windows: socketserver then has no UnixStreamServer
         from pathlib import Path
-        from hostapp.control import ControlError, ControlServer, call
+        from hostapp.control.transport import ControlError, ControlServer, call
 
         class Echo:
             def handle_control(self, command, args, emit):

@@ -6,7 +6,7 @@ a real failed engine connection.
 
 import pytest
 
-from hostapp.doctor import Check, Status, check_docker, for_windows
+from hostapp.health.doctor import Check, Status, check_docker, for_windows
 
 
 def test_no_engine_on_windows_says_docker_desktop_with_wsl2(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hostapp.events import Event, EventBus
-from hostapp.topics import TOPICS, EventContractError, LedgerChanged, ScheduleChanged
+from hostapp.events.topics import TOPICS, EventContractError, LedgerChanged, ScheduleChanged
 
 HOSTAPP = Path(__file__).resolve().parents[2] / "hostapp"
 

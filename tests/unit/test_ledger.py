@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from hostapp.ledger import Ledger, billed_amount
+from hostapp.node.ledger import Ledger, billed_amount
 from hostapp.store import Store
 
 

@@ -114,7 +114,7 @@ class _Ok(http.server.BaseHTTPRequestHandler):
 
 def test_the_log_files_stay_under_their_size_cap(tmp_path: Path) -> None:
     setup_logging(tmp_path)
-    log = logging.getLogger("hostapp.node")
+    log = logging.getLogger("hostapp.node.slots")
     line = "x" * 1000
     for i in range(40_000):  # ~40 MB of distinct INFO lines
         log.info("job %d finished %s", i, line)

@@ -1,11 +1,11 @@
-"""hostapp.pricing: integer money, half-even rounding at display, locale currency, rate age, estimates."""
+"""hostapp.earnings.pricing: integer money, half-even rounding at display, locale currency, rate age, estimates."""
 
 from __future__ import annotations
 
 import pytest
 
 from hostapp.config.settings import Settings
-from hostapp.pricing import (
+from hostapp.earnings.pricing import (
     Rate,
     age_text,
     estimate_from_offer,

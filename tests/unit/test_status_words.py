@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hostapp.control import ControlServer, Emit
+from hostapp.control.status import NodeSnapshot, NodeState, SlotSnapshot, duration_words
+from hostapp.control.transport import ControlServer, Emit
 from hostapp.gui.viewmodels import JobProgress
 from hostapp.schedule import policy as pol
 from hostapp.schedule.grid import Preset
-from hostapp.status import NodeSnapshot, NodeState, SlotSnapshot, duration_words
 
 GPU = "GPU-5f1c0000-0000-0000-0000-000000004090"
 NOW = datetime(2026, 11, 30, 23, 15).astimezone()  # a weeknight: the preset turns off at 08:00

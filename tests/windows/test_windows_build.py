@@ -149,7 +149,7 @@ def test_control_channel_round_trips_over_loopback_with_a_token(wine: WinePrefix
         f"""
 import json, socket
 from pathlib import Path
-from hostapp.control import HAVE_UNIX_SOCKETS, ControlError, ControlServer, call
+from hostapp.control.transport import HAVE_UNIX_SOCKETS, ControlError, ControlServer, call
 
 class Echo:
     def handle_control(self, command, args, emit):

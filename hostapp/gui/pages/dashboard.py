@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hostapp.control.status import short_gpu_name
+from hostapp.earnings.pricing import RECENT_WINDOW_SECONDS, current_estimate, fiat_text, rate_text
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import card, heading
 from hostapp.gui.pages.earnings import current_rate, money_text, payout_state_text, plain_label
@@ -35,8 +37,6 @@ from hostapp.gui.viewmodels import (
 from hostapp.gui.widgets.gauge import Gauge
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
-from hostapp.pricing import RECENT_WINDOW_SECONDS, current_estimate, fiat_text, rate_text
-from hostapp.status import short_gpu_name
 
 log = logging.getLogger(__name__)
 

@@ -128,8 +128,8 @@ class DiagnosticsPage(QWidget):
             self.export_bundle(path)
 
     def export_bundle(self, path: str) -> None:
-        """Zips logs + doctor + settings, each redacted (hostapp.diagnostics), on a worker thread."""
-        from hostapp.diagnostics import export_bundle
+        """Zips logs + doctor + settings, each redacted (hostapp.health.diagnostics), on a worker thread."""
+        from hostapp.health.diagnostics import export_bundle
 
         services = self._services
         self.bundle_button.setEnabled(False)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hostapp.earnings.pricing import Rate, fee_text
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, ask, card, heading, show_error
 from hostapp.gui.pages.earnings import current_rate, money_text, payout_state_text, plain_label
@@ -35,7 +36,6 @@ from hostapp.gui.viewmodels import Balances, CreatedWallet, WalletSummary, Withd
 from hostapp.gui.widgets.qr import QrCode
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
-from hostapp.pricing import Rate, fee_text
 from hostapp.wallet.backends import place_name
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from hostapp.grid.client import GridClient
 from hostapp.grid.models import NodeRegistration
-from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.localgrid.server import GridConfig, LocalGrid
 from tests.support import FreshKeystore
 
 HELLO = {

@@ -17,7 +17,7 @@ from hostapp.gpu.probe import FAKE_NVML_ENV, GpuInfo
 from hostapp.grid import models
 from hostapp.grid.client import GridClient
 from hostapp.grid.registration import grid_gpu
-from hostapp.grid.server import LocalGrid
+from hostapp.localgrid.server import LocalGrid
 from tests.support import FreshKeystore
 
 PROFILES = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "nvml").glob("*.json"))

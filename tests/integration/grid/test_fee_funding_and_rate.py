@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 
 from hostapp.chain import LocalChain
+from hostapp.earnings.pricing import grid_rate
 from hostapp.grid.client import GridClient
-from hostapp.grid.demo import DEMO_PRICE_PER_SECOND, FEE_FUNDING_LAMPORTS
 from hostapp.grid.models import NodeRegistration
-from hostapp.grid.server import GridConfig, LocalGrid
-from hostapp.pricing import grid_rate
+from hostapp.localgrid.demo import DEMO_PRICE_PER_SECOND, FEE_FUNDING_LAMPORTS
+from hostapp.localgrid.server import GridConfig, LocalGrid
 from tests.support import FreshKeystore
 
 COLD_WALLET = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"

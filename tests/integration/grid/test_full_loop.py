@@ -19,11 +19,11 @@ from hostapp.config.paths import AppPaths
 from hostapp.config.settings import JobLimits
 from hostapp.events import EventBus
 from hostapp.grid.client import GridClient
-from hostapp.grid.demo import DEMO_IMAGE
 from hostapp.grid.models import NodeRegistration
-from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.jobs.runner import JobRunner
-from hostapp.node import result_payload
+from hostapp.localgrid.demo import DEMO_IMAGE
+from hostapp.localgrid.server import GridConfig, LocalGrid
+from hostapp.node.slots import result_payload
 from hostapp.store import Store
 from hostapp.wallet.keystore import KeypairKeystore
 

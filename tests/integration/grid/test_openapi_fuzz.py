@@ -15,7 +15,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.localgrid.server import GridConfig, LocalGrid
 
 MAX_EXAMPLES = 8  # per operation and mode: bounded, the whole run takes seconds
 

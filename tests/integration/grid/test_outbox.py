@@ -10,7 +10,7 @@ import pytest
 from hostapp.events import Event, EventBus
 from hostapp.grid.client import GridClient, GridUnavailable
 from hostapp.grid.models import JobResult
-from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.localgrid.server import GridConfig, LocalGrid
 from hostapp.store import Store
 
 from .conftest import KeypairSigner, job, submit

@@ -16,10 +16,10 @@ from solders.keypair import Keypair
 from hostapp.chain import LocalChain
 from hostapp.chain.payouts import PreparedPayout, payout_memo
 from hostapp.grid.client import GridClient
-from hostapp.grid.grid_store import GridStore
 from hostapp.grid.models import Credits, JobResult, NodeRegistration
-from hostapp.grid.payouts import PayoutWorker
-from hostapp.grid.server import GridConfig, LocalGrid
+from hostapp.localgrid.payouts import PayoutWorker
+from hostapp.localgrid.server import GridConfig, LocalGrid
+from hostapp.localgrid.store import GridStore
 from tests.support import FreshKeystore, wait_for
 
 from .conftest import submit
@@ -45,7 +45,7 @@ def all_paid(client: GridClient, expected: int) -> Credits | None:
 def test_payouts_of_equal_amounts_all_land_across_a_chain_restart(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="hostapp.grid.payouts")
+    caplog.set_level(logging.WARNING, logger="hostapp.localgrid.payouts")
     wallet = str(Keypair().pubkey())
     keystore = FreshKeystore()
     config = GridConfig(demo_feed=False)

@@ -10,8 +10,8 @@ import pytest
 
 from hostapp.grid.client import GridClient, GridRejected, LeaseLost
 from hostapp.grid.models import GpuInfo, JobResult, NodeRegistration
-from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.grid.signing import HEADER_NONCE, sign_request
+from hostapp.localgrid.server import GridConfig, LocalGrid
 
 from .conftest import HELLO, KeypairSigner, job, submit
 

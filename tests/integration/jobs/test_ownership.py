@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hostapp.grid.server import LocalGrid
 from hostapp.jobs import sandbox
-from hostapp.ledger import Ledger
+from hostapp.localgrid.server import LocalGrid
+from hostapp.node.ledger import Ledger
 from hostapp.store import Store
 from tests.support import busybox_job, wait_for
 

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from hostapp.app import build_services
-from hostapp.grid.server import LocalGrid
-from hostapp.ledger import Ledger
-from hostapp.node import NodeState
+from hostapp.localgrid.server import LocalGrid
+from hostapp.node.ledger import Ledger
+from hostapp.node.slots import NodeState
 from hostapp.store import Store
 from tests.support import busybox_job, wait_for
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from hostapp.grid.server import LocalGrid
+from hostapp.localgrid.server import LocalGrid
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.keyring, pytest.mark.slow]

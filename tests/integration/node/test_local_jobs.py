@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from hostapp.control import ControlServer, call
-from hostapp.grid.server import LocalGrid
+from hostapp.control.transport import ControlServer, call
 from hostapp.jobs.definition import MachineCaps
-from hostapp.node import NodeState
+from hostapp.localgrid.server import LocalGrid
+from hostapp.node.slots import NodeState
 from hostapp.schedule import policy as pol
 from tests.integration.node.test_node import GPU, Harness, job_status, submit
 from tests.support import busybox_job, wait_for

@@ -16,10 +16,10 @@ from hostapp.config.settings import JobLimits
 from hostapp.events import Event, EventBus
 from hostapp.grid.client import GridClient, GridRejected
 from hostapp.grid.models import NodeInfo, NodeRegistration
-from hostapp.grid.server import LocalGrid
 from hostapp.jobs.runner import JobRunner
-from hostapp.node import Node, NodeConfig, NodeState
-from hostapp.node_inputs import InputAssembler
+from hostapp.localgrid.server import LocalGrid
+from hostapp.node.inputs import InputAssembler
+from hostapp.node.slots import Node, NodeConfig, NodeState
 from hostapp.schedule import policy as pol
 from hostapp.schedule.grid import Cell, WeeklyGrid
 from hostapp.schedule.policy_file import save_policy

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hostapp.grid.server import LocalGrid
+from hostapp.localgrid.server import LocalGrid
 from tests.integration.node.test_embedded import hostapp, start_node, status
 from tests.support import wait_for
 

@@ -11,10 +11,10 @@ import pytest
 
 from hostapp.config.settings import ModelSettings
 from hostapp.grid.client import GridClient, GridRejected
-from hostapp.grid.grid_store import LOCALITY_WINDOW_SECONDS, GridStore
 from hostapp.grid.models import NodeRegistration
-from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.jobs.definition import Resource
+from hostapp.localgrid.server import GridConfig, LocalGrid
+from hostapp.localgrid.store import LOCALITY_WINDOW_SECONDS, GridStore
 from hostapp.resources.cache import ModelCache
 from hostapp.resources.identity import MAX_HELD_RESOURCES, definition_resource_ids
 from hostapp.resources.spec import resolve

@@ -13,8 +13,8 @@ import yaml
 
 from hostapp.grid.client import GridClient
 from hostapp.grid.models import NodeRegistration
-from hostapp.grid.server import GridConfig, LocalGrid
 from hostapp.jobs.limits import MAX_DEFINITION_BYTES
+from hostapp.localgrid.server import GridConfig, LocalGrid
 from tests.support import FreshKeystore
 
 MODEL_JOB: dict[str, Any] = {

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from hostapp.app import Services, build_services
-from hostapp.control import call
+from hostapp.control.transport import call
 from hostapp.events import Event
-from hostapp.grid.server import LocalGrid
+from hostapp.localgrid.server import LocalGrid
 from hostapp.schedule.grid import Cell, Preset, WeeklyGrid
 from hostapp.schedule.policy import AvailabilityPolicy, ReasonKind
 from hostapp.schedule.policy_file import policy_path, policy_to_json, read_policy_file

@@ -17,9 +17,9 @@ from solders.keypair import Keypair
 
 from hostapp.chain import LocalChain, default_state_dir
 from hostapp.config.paths import default_paths
-from hostapp.control import ControlServer, Emit
-from hostapp.grid.server import GridConfig, LocalGrid
-from hostapp.status import NodeSnapshot, NodeState
+from hostapp.control.status import NodeSnapshot, NodeState
+from hostapp.control.transport import ControlServer, Emit
+from hostapp.localgrid.server import GridConfig, LocalGrid
 
 ROOT = Path(__file__).resolve().parents[3]
 

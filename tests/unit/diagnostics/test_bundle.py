@@ -11,8 +11,8 @@ from solders.keypair import Keypair
 
 from hostapp.config.paths import AppPaths
 from hostapp.config.settings import Settings, save_settings
-from hostapp.diagnostics import export_bundle
-from hostapp.doctor import run_checks
+from hostapp.health.diagnostics import export_bundle
+from hostapp.health.doctor import run_checks
 from hostapp.logs import REDACTED, redactor
 
 

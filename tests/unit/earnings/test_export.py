@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hostapp.earnings import EarningsQueries
 from hostapp.earnings.export import CSV_HEADER, export_csv
-from hostapp.ledger import Ledger
+from hostapp.node.ledger import Ledger
 from hostapp.store import Store
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from hostapp.earnings import EarningsQueries, Period, electricity_cost_milli, token_value_milli
 from hostapp.earnings.export import CSV_HEADER, decimal_text, export_csv
-from hostapp.ledger import Ledger
+from hostapp.node.ledger import Ledger
 from hostapp.store import Store
 
 UTC = dt.UTC

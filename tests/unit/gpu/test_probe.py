@@ -210,7 +210,7 @@ def test_every_fixture_profile_loads() -> None:
 
 
 def test_doctor_uses_the_same_probe(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hostapp.doctor import Status, check_gpu
+    from hostapp.health.doctor import Status, check_gpu
 
     monkeypatch.setenv(FAKE_NVML_ENV, str(PROFILES / "rig-2gpu.json"))
     check = check_gpu()

@@ -83,7 +83,7 @@ class DoctorReport:
 
 
 def check_docker() -> tuple[Check, dict[str, Any] | None]:
-    from hostapp.engine import EngineUnavailable, connect
+    from hostapp.jobs.engine import EngineUnavailable, connect
 
     try:
         client = connect(timeout=5)
@@ -126,7 +126,7 @@ def check_gpu() -> Check:
             details=found.to_json(),
             meaning="No NVIDIA graphics card found: only small CPU demo jobs will run, and they earn little",
         )
-    from hostapp.status import short_gpu_name
+    from hostapp.control.status import short_gpu_name
 
     names = ", ".join(g.name for g in found.gpus) or "none"
     models = ", ".join(short_gpu_name(g.name) for g in found.gpus)
@@ -140,7 +140,7 @@ def check_gpu() -> Check:
 
 
 def check_gpu_runtime(info: dict[str, Any] | None, gpu: Check) -> Check:
-    from hostapp.engine import GPU_RUNTIME_HINT, gpu_runtime
+    from hostapp.jobs.engine import GPU_RUNTIME_HINT, gpu_runtime
 
     if info is None:
         return Check(
@@ -266,8 +266,8 @@ def check_node(paths: AppPaths, timeout: float = 5.0) -> Check:
     refuses this node's registration shows here with its fix, not only in the tray."""
     from pydantic import ValidationError
 
-    from hostapp.control import ControlError, NotRunning, call
-    from hostapp.status import NodeSnapshot, NodeState
+    from hostapp.control.status import NodeSnapshot, NodeState
+    from hostapp.control.transport import ControlError, NotRunning, call
 
     try:
         snapshot = NodeSnapshot.model_validate(call(paths.control_socket, "status", timeout=timeout))

@@ -31,7 +31,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hostapp.control import Emit
+from hostapp.control.status import NodeSnapshot, NodeState, Problem, ReasonSnapshot, SlotSnapshot, duration_words
+from hostapp.control.transport import Emit
 from hostapp.events import EventBus
 from hostapp.grid.client import GridClient, GridRejected, GridUnavailable, Lease, LeaseLost
 from hostapp.grid.models import MAX_TIMEOUT_SECONDS, GpuInfo, NodeRegistration, ResultAccepted, ResultStatus
@@ -39,15 +40,14 @@ from hostapp.grid.models import JobResult as WireResult
 from hostapp.jobs.definition import JobDefinitionError, MachineCaps, unsupported
 from hostapp.jobs.local import LocalJobRequest, run_local_job
 from hostapp.jobs.runner import JobResult, JobRunner
-from hostapp.ledger import Ledger
+from hostapp.node.ledger import Ledger
+from hostapp.node.settlement import PayoutCheck, Settlement
 from hostapp.schedule import policy as pol
 from hostapp.schedule.clock import system_now
 from hostapp.schedule.driver import ScheduleDriver
 from hostapp.schedule.grid import Preset
 from hostapp.schedule.owner import CHANGED_TOPIC, ChangeSource, PolicyOwner
 from hostapp.schedule.policy_file import PolicyFileError, policy_from_json, policy_to_dict
-from hostapp.settlement import PayoutCheck, Settlement
-from hostapp.status import NodeSnapshot, NodeState, Problem, ReasonSnapshot, SlotSnapshot, duration_words
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class SlotStatus:
     name: str | None = None  # the GPU's model, for people (from the registration's GPU details)
     state: NodeState = NodeState.STARTING
     headline: str = "Starting"
-    reason: str = ""  # what explains the state, without the state's word (hostapp/status.py)
+    reason: str = ""  # what explains the state, without the state's word (hostapp/control/status.py)
     problem: Problem | None = None  # in Error: the reason and its fix
     job_id: str | None = None
     attempt: int | None = None
@@ -314,7 +314,7 @@ class Node:
             "paid": paid,
             "next_payout_at": None if next_at is None else int(next_at),
             "token_decimals": self.config.token_decimals,
-            "grid_url": self.grid.base_url,  # where `hostapp status` reads the token's rate (hostapp/pricing.py)
+            "grid_url": self.grid.base_url,  # where `hostapp status` reads the rate (earnings/pricing.py)
         }
 
     def run_local(self, request: LocalJobRequest, emit: Emit) -> dict[str, Any]:
@@ -349,7 +349,7 @@ class Node:
                 self._wake.notify_all()
 
     def handle_control(self, command: str, args: dict[str, Any], emit: Emit) -> dict[str, Any]:
-        """The control socket's commands (hostapp/control.py)."""
+        """The control socket's commands (hostapp/control/transport.py)."""
         if command == "status":
             return self.status().model_dump(mode="json")
         if command == "run-job":
@@ -540,7 +540,7 @@ class Node:
             log.info("grid sync postponed: %s", exc)
 
     def sync_credits(self) -> None:
-        """The grid's credits, within what this node can check (hostapp/settlement.py): credits for
+        """The grid's credits, within what this node can check (hostapp/node/settlement.py): credits for
         attempts it ran, bounded by their lease; "paid" only when the chain shows the transfer."""
         report = self.settlement.apply_credits(self.grid.credits().model_dump())
         for job_id, _attempt, amount, signature in report.paid:

@@ -5,7 +5,7 @@ rows (hostapp/earnings reads them); nothing else keeps a running balance that co
 `Ledger` is the only code that writes ledger rows. After every write that changed a row it
 publishes `ledger.changed` (job_id, attempt, status, amount) on the bus, so views refresh when
 the money changes, not when a job merely finished. What the grid may write through it is
-decided in hostapp/settlement.py.
+decided in hostapp/node/settlement.py.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class Ledger:
     def credit(
         self, job_id: str, attempt: int, seconds_billed: int, amount: int, ended_at: float | None = None
     ) -> bool:
-        """The grid accepted the result and credited `amount` (bounds checked by hostapp/settlement.py)."""
+        """The grid accepted the result and credited `amount` (bounds checked by hostapp/node/settlement.py)."""
         return self._write(
             job_id,
             attempt,
@@ -142,7 +142,7 @@ class Ledger:
         )
 
     def mark_paid(self, job_id: str, attempt: int, signature: str) -> bool:
-        """Only after the chain confirmed the transfer (hostapp/settlement.py checks it before calling this)."""
+        """Only after the chain confirmed the transfer (hostapp/node/settlement.py checks it before calling this)."""
         return self._write(
             job_id,
             attempt,

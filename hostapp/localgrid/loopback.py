@@ -21,7 +21,7 @@ from typing import Any
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON_BODIES = frozenset({"application/json"})
-# The grid's job submission also takes YAML (hostapp/grid/yaml_submission.py). None of these is a
+# The grid's job submission also takes YAML (hostapp/localgrid/yaml_submission.py). None of these is a
 # CORS-safelisted type (text/plain, form encodings), so a page still cannot send them without a preflight.
 YAML_BODIES = frozenset({"application/yaml", "text/yaml", "application/x-yaml"})
 

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs
 
 from fastapi.responses import JSONResponse
 
-from hostapp.grid.asgi_body import ASGIApp, Receive, Scope, Send, read_body, replay
 from hostapp.jobs.yaml_text import YamlDefinitionError, load_yaml_definition
+from hostapp.localgrid.asgi_body import ASGIApp, Receive, Scope, Send, read_body, replay
 
 YAML_MEDIA_TYPES = ("application/yaml", "text/yaml", "application/x-yaml")
 SUBMIT_PATH = "/v1/jobs"

@@ -5,7 +5,7 @@ Every reader gets the state, the headline and — separately — the reason and,
 nobody recovers a reason by splitting a headline on " — ". The snapshot crosses the control socket
 as JSON (`model_dump(mode="json")`) and is read back with `NodeSnapshot.model_validate`, so both
 ends of the socket agree on one shape. Qt-free, and imported only where pydantic is already paid
-for (not by `hostapp.control`, which `hostapp run-job` loads).
+for (not by `hostapp.control.transport`, which `hostapp run-job` loads).
 """
 
 from __future__ import annotations

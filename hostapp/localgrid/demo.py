@@ -1,6 +1,6 @@
 """The embedded grid's demo job: real inference-style compute on the CPU, so any machine completes the loop.
 
-The image is built locally (scripts/build-images.sh) from hostapp/grid/demo_job.py; it needs no
+The image is built locally (scripts/build-images.sh) from hostapp/localgrid/demo_job.py; it needs no
 registry. The feeder keeps exactly one demo job queued, so a node always has something to run.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 DEMO_IMAGE = "hostapp/demo-inference:1"
 DEMO_PRICE_PER_SECOND = 1_000  # test-token base units
 DEMO_TIMEOUT_SECONDS = 300
-# The demo rate the embedded grid declares on /v1/health (hostapp/pricing.py): 1 test token = $0.05,
+# The demo rate the embedded grid declares on /v1/health (hostapp/earnings/pricing.py): 1 test token = $0.05,
 # so the demo job's 0.001 token/s is $4.32 a day of full work — the order of what a gaming GPU
 # earns on consumer compute grids, so the figures look like what a real grid would pay.
 DEMO_RATE_MINOR_UNITS = 5

@@ -2,7 +2,7 @@
 
 Node calls (/v1/node/...) are authenticated by `SignatureMiddleware` before FastAPI sees them, so
 an unsigned or replayed request is a 401 whatever its body. Owner calls (/v1/jobs) need the
-install's owner token (`Authorization: Bearer …`, see `hostapp.grid.owner_token`): the server listens
+install's owner token (`Authorization: Bearer …`, see `hostapp.localgrid.owner_token`): the server listens
 on 127.0.0.1, which every local process and, through the browser, every web page can reach.
 """
 
@@ -27,20 +27,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hostapp import __version__
 from hostapp.grid import models
-from hostapp.grid.asgi_body import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body, replay
-from hostapp.grid.demo import (
+from hostapp.grid.signing import DEFAULT_WINDOW_SECONDS, SignatureRejected, verify_request
+from hostapp.localgrid.asgi_body import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body, replay
+from hostapp.localgrid.demo import (
     DEMO_PRICE_PER_SECOND,
     DEMO_TIMEOUT_SECONDS,
     FEE_FUNDING_LAMPORTS,
     demo_definition,
     demo_token_price,
 )
-from hostapp.grid.grid_store import GridError, GridStore
-from hostapp.grid.owner_token import bearer, new_token
-from hostapp.grid.payouts import PayoutSink, PayoutWorker
-from hostapp.grid.signing import DEFAULT_WINDOW_SECONDS, SignatureRejected, verify_request
-from hostapp.grid.validation import validate_definition
-from hostapp.grid.yaml_submission import YamlSubmissionMiddleware
+from hostapp.localgrid.owner_token import bearer, new_token
+from hostapp.localgrid.payouts import PayoutSink, PayoutWorker
+from hostapp.localgrid.store import GridError, GridStore
+from hostapp.localgrid.validation import validate_definition
+from hostapp.localgrid.yaml_submission import YamlSubmissionMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +460,7 @@ class LocalGrid:
         self.host = host
         self.port = port
         self.config = config or GridConfig(demo_feed=True, fee_funding_lamports=FEE_FUNDING_LAMPORTS)
-        # The install's token (hostapp.grid.owner_token) for the app and devgrid; tests get a fresh one.
+        # The install's token (hostapp.localgrid.owner_token) for the app and devgrid; tests get a fresh one.
         self.owner_token = owner_token or new_token()
         self._server: Any = None
         self.service: GridService | None = None
@@ -475,7 +475,7 @@ class LocalGrid:
         return bearer(self.owner_token)
 
     def start(self, timeout: float = 15.0) -> str:
-        from hostapp.loopback_server import JSON_BODIES, YAML_BODIES, LoopbackServer
+        from hostapp.localgrid.loopback import JSON_BODIES, YAML_BODIES, LoopbackServer
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         store = GridStore(self.state_dir / "grid.sqlite3")

@@ -15,21 +15,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from hostapp.status import Problem
+from hostapp.control.status import Problem
 
 
 class Topic(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
-# ---------------------------------------------------------------- node (hostapp/node.py)
+# ---------------------------------------------------------------- node (hostapp/node/slots.py)
 
 
 class NodeStateChanged(Topic):
-    """A slot changed state (the node: every field of hostapp.status.SlotSnapshot plus `previous`
+    """A slot changed state (the node: every field of hostapp.control.status.SlotSnapshot plus `previous`
     and `overall`), or the tray's stand-in node before the core node runs (state/reason/next_change)."""
 
-    state: str  # hostapp.status.NodeState values; the stand-in also says "snoozed"
+    state: str  # hostapp.control.status.NodeState values; the stand-in also says "snoozed"
     overall: str | None = None  # the node's merged state after this change
     previous: str | None = None
     gpu: str | None = None
@@ -73,7 +73,7 @@ class NodePrepull(Topic):
 
 
 class LedgerChanged(Topic):
-    """A ledger row was written (hostapp/ledger.py): what the earnings views refresh on."""
+    """A ledger row was written (hostapp/node/ledger.py): what the earnings views refresh on."""
 
     job_id: str
     attempt: int
@@ -296,7 +296,7 @@ def check(topic: str, data: dict[str, Any]) -> None:
 
     declared = TOPICS.get(topic)
     if declared is None:
-        raise EventContractError(f"event topic {topic!r} is not declared in hostapp/topics.py")
+        raise EventContractError(f"event topic {topic!r} is not declared in hostapp/events/topics.py")
     try:
         declared.model_validate(data)
     except ValidationError as exc:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hostapp.chain.payouts import signature_problem
-from hostapp.ledger import Ledger
+from hostapp.node.ledger import Ledger
 
 log = logging.getLogger(__name__)
 

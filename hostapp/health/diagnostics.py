@@ -48,7 +48,7 @@ def export_bundle(
     redact: Callable[[str], str] = redactor.redact,
 ) -> Bundle:
     """Writes the zip to `destination`; OSError (one line) if it cannot. `doctor_report` returns the
-    doctor's JSON (hostapp.doctor.run_checks(...).to_json()); a failing doctor is recorded, not fatal."""
+    doctor's JSON (hostapp.health.doctor.run_checks(...).to_json()); a failing doctor is recorded, not fatal."""
     destination = destination.expanduser()
     if destination.is_dir():
         raise OSError(f"{destination} is a folder: choose a file name ending in .zip")

@@ -17,7 +17,7 @@ import time
 from typing import Protocol
 
 from hostapp.chain.payouts import PreparedPayout, payout_memo
-from hostapp.grid.grid_store import Credit, GridStore
+from hostapp.localgrid.store import Credit, GridStore
 
 log = logging.getLogger(__name__)
 

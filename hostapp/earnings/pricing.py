@@ -5,7 +5,7 @@ whole token, fiat results in minor units. Rounding happens once, half to even, w
 for display. The rate comes from one source chosen in settings (`pricing`, docs/wallet.md):
 
 - "grid" (default): the rate the grid declares on `GET /v1/health`; the embedded grid declares a
-  demo rate (hostapp/grid/demo.py), a real grid its own;
+  demo rate (hostapp/localgrid/demo.py), a real grid its own;
 - "fixed": `pricing.minor_units_per_token` in `pricing.currency`, typed by the user;
 - "off": tokens only.
 
@@ -232,7 +232,7 @@ class PriceSource:
         url = self._grid_url() if self._grid_url is not None else None
         if self._settings.pricing.source == "grid" and not url and self._settings.grid.url is None:
             # The embedded grid before the node starts it (the wizard, a fresh tray): what it declares.
-            from hostapp.grid.demo import DEMO_PRICE_PER_SECOND, demo_token_price
+            from hostapp.localgrid.demo import DEMO_PRICE_PER_SECOND, demo_token_price
 
             self._grid = grid_rate({"token_price": demo_token_price(int(time.time()))})
             self.offered_price_per_second = DEMO_PRICE_PER_SECOND

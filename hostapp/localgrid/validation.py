@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hostapp.gpu.requirements import GpuRequirements
-from hostapp.grid.grid_store import GridError
 from hostapp.jobs.definition import JobDefinitionError, gpu_requirements, parse_job_definition
+from hostapp.localgrid.store import GridError
 
 
 def validate_definition(raw: dict[str, Any]) -> tuple[dict[str, Any], GpuRequirements]:

@@ -3,7 +3,7 @@
 Handlers run on the publishing thread; the GUI bridge re-emits as queued Qt signals, so no
 worker thread ever touches a widget. A failing handler is logged and never breaks the publisher.
 
-Every publish is checked against the topic's declared type (hostapp/topics.py). A *strict* bus
+Every publish is checked against the topic's declared type (hostapp/events/topics.py). A *strict* bus
 (HOSTAPP_STRICT_EVENTS=1, which the test suite sets) raises on a mismatch, so a renamed field or
 an undeclared topic fails the test that publishes it. In production the bus logs the mismatch
 once per topic and problem and still delivers the event: the mismatch is a bug in hostapp, and
@@ -68,7 +68,7 @@ class EventBus:
                 log.exception("event handler for %s failed", topic)
 
     def _check(self, topic: str, data: dict[str, Any]) -> None:
-        from hostapp.topics import EventContractError, check  # pydantic: loaded on the first publish
+        from hostapp.events.topics import EventContractError, check  # pydantic: loaded on the first publish
 
         try:
             check(topic, data)

@@ -1,0 +1,1 @@
+"""What is wrong and how to fix it: `hostapp doctor`'s checks and the diagnostics bundle."""
