@@ -90,7 +90,7 @@ class ReasonSnapshot(_Snapshot):
 
 
 class NodeSnapshot(_Snapshot):
-    state: NodeState  # the slot states merged: Error wins, then Working, … (Node._overall_state)
+    state: NodeState  # the slot states merged: Error wins, then Working, … (Node.overall_state)
     headline: str
     reason: str = ""
     problem: Problem | None = None  # set when `state` is Error

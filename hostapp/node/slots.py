@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,14 @@ from pydantic import ValidationError
 from hostapp.control.status import NodeSnapshot, NodeState, Problem, ReasonSnapshot, SlotSnapshot, duration_words
 from hostapp.control.transport import Emit
 from hostapp.events import EventBus
-from hostapp.grid.client import GridClient, GridRejected, GridUnavailable, Lease, LeaseLost
+from hostapp.grid.client import GridRejected, GridUnavailable, Lease, LeaseLost
 from hostapp.grid.models import MAX_TIMEOUT_SECONDS, GpuInfo, NodeRegistration, ResultAccepted, ResultStatus
 from hostapp.grid.models import JobResult as WireResult
 from hostapp.jobs.definition import JobDefinitionError, MachineCaps, unsupported
 from hostapp.jobs.local import LocalJobRequest, run_local_job
 from hostapp.jobs.runner import JobResult, JobRunner
+from hostapp.node.backend import GridBackend
+from hostapp.node.energy import EnergyMeter
 from hostapp.node.ledger import Ledger
 from hostapp.node.settlement import PayoutCheck, Settlement
 from hostapp.schedule import policy as pol
@@ -47,7 +49,6 @@ from hostapp.schedule.clock import system_now
 from hostapp.schedule.driver import ScheduleDriver
 from hostapp.schedule.grid import Preset
 from hostapp.schedule.owner import CHANGED_TOPIC, ChangeSource, PolicyOwner
-from hostapp.schedule.policy_file import PolicyFileError, policy_from_json, policy_to_dict
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class Node:
         *,
         bus: EventBus,
         store: Store,
-        grid: GridClient,
+        grid: GridBackend,
         runner: JobRunner,
         policy_path: Path,
         inputs: Callable[[datetime], pol.Inputs],
@@ -286,7 +287,7 @@ class Node:
         decision = self.driver.decision
         with self._lock:
             slots = [s.snapshot() for s in self.slots.values()]
-            state = self._overall_state()
+            state = self.overall_state()
         lead = next(s for s in slots if s.state is state)
         return NodeSnapshot(
             state=state,
@@ -349,51 +350,14 @@ class Node:
                 self._wake.notify_all()
 
     def handle_control(self, command: str, args: dict[str, Any], emit: Emit) -> dict[str, Any]:
-        """The control socket's commands (hostapp/control/transport.py)."""
-        if command == "status":
-            return self.status().model_dump(mode="json")
-        if command == "run-job":
-            return self.run_local(LocalJobRequest.from_json(args), emit)
-        if command == "pause":
-            until = args.get("until")
-            try:
-                when = datetime.fromisoformat(until) if until else None
-            except (TypeError, ValueError):
-                raise ValueError(f"cannot read pause time {until!r}: use ISO 8601") from None
-            decision = self.pause(when, "control")
-            return {"headline": decision.headline, "state": self._overall_state().value}
-        if command == "resume":
-            decision = self.resume("control")
-            return {"headline": "Resumed: " + decision.headline, "state": self._overall_state().value}
-        if command == "schedule.show":
-            return policy_to_dict(self.policy)
-        if command == "schedule.set":
-            document = args.get("schedule")
-            import json
+        """The control socket's commands (hostapp/node/commands.py)."""
+        from hostapp.node.commands import node_command
 
-            try:
-                new = policy_from_json(json.dumps(document), source="schedule")
-            except PolicyFileError as exc:
-                raise ValueError(str(exc)) from None
-            # A shared schedule file carries no snooze/run-now (exports leave them out): a pause in
-            # force stays unless the document sets its own.
-            given = document if isinstance(document, dict) else {}
-            kept = [name for name in ("snooze", "run_now") if name not in given]
-            decision = self.update_policy(
-                lambda old: replace(new, **{name: getattr(old, name) for name in kept}), "control"
-            )
-            return {"headline": "Schedule saved. " + decision.headline}
-        if command == "schedule.preset":
-            name = str(args.get("name", "")).lower().replace("_", "-")
-            if name not in PRESETS:
-                raise ValueError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
-            decision = self.update_policy(lambda p: replace(p, grid=PRESETS[name].grid()), "control")
-            return {"headline": f"Preset {name} applied. " + decision.headline}
-        raise ValueError(f"unknown command {command!r}")
+        return node_command(self, command, args, emit)
 
     # ------------------------------------------------------------------ state
 
-    def _overall_state(self) -> NodeState:
+    def overall_state(self) -> NodeState:
         order = [
             NodeState.ERROR,
             NodeState.WORKING,
@@ -409,7 +373,7 @@ class Node:
         return next(state for state in order if state in states)
 
     def _headline(self) -> str:
-        overall = self._overall_state()
+        overall = self.overall_state()
         slot = next(s for s in self.slots.values() if s.state is overall)
         return slot.headline
 
@@ -434,7 +398,7 @@ class Node:
             slot.reason = problem.reason if problem else (headline if reason is None else reason)
             data = slot.to_json()
         log.info("slot %s: %s -> %s (%s)", slot.key, previous.value, state.value, headline)
-        self.bus.publish(STATE_TOPIC, previous=previous.value, overall=self._overall_state().value, **data)
+        self.bus.publish(STATE_TOPIC, previous=previous.value, overall=self.overall_state().value, **data)
         self._persist()
 
     def _persist(self) -> None:
@@ -689,7 +653,7 @@ class Node:
         self.bus.publish("node.job_started", job_id=job.job_id, attempt=job.attempt, gpu=gpu)
         beat = threading.Thread(target=self._heartbeats, args=(running,), name="node-heartbeat", daemon=True)
         beat.start()
-        meter = _EnergyMeter(self._power, gpu) if gpu and self._power else None
+        meter = EnergyMeter(self._power, gpu) if gpu and self._power else None
         try:
             result = self.runner.run(job, gpu_uuid=gpu)
         finally:
@@ -753,37 +717,6 @@ class Node:
             self.grid.release(lease, reason)
         except (GridUnavailable, GridRejected) as exc:
             log.info("release of %s failed (%s); the lease expires on its own", lease.job_id, exc)
-
-
-class _EnergyMeter:
-    """Integrates a GPU's measured power draw over a job, once a second, in its own thread."""
-
-    def __init__(self, power: Callable[[str], float | None], gpu: str, interval: float = 1.0) -> None:
-        self._power = power
-        self._gpu = gpu
-        self._interval = interval
-        self._joules = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="node-energy", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        last = time.monotonic()
-        while not self._stop.wait(self._interval):
-            self._sample(last)
-            last = time.monotonic()
-        self._sample(last)
-
-    def _sample(self, since: float) -> None:
-        watts = self._power(self._gpu)
-        if watts is not None:
-            self._joules += watts * (time.monotonic() - since)
-
-    def stop(self) -> int:
-        """Stops metering; the energy in milliwatt-hours (1 mWh = 3.6 J)."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-        return round(self._joules / 3.6)
 
 
 def result_payload(result: JobResult, max_log_chars: int = 60_000) -> WireResult:

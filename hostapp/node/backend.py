@@ -1,0 +1,68 @@
+"""The seam between the node and a grid: what the slot loop asks of whichever grid it works for.
+
+The node holds a `GridBackend` and nothing else of a grid. `hostapp.grid.client.GridClient` is the
+backend for hostapp's own grid protocol (the embedded local grid or a remote one, docs/grid-protocol.md);
+another network (Nosana, hostapp/nosana/) is one more module that satisfies this protocol plus one line
+in the composition root (hostapp/app.py `Services.grid_backend`). Everything crossing the seam is a
+typed model from hostapp/grid/models.py or a `Lease`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from hostapp.grid.client import FlushReport, Lease, SubmitOutcome
+from hostapp.grid.models import Credits, JobResult, NodeInfo, NodeRegistration, Released
+
+
+@runtime_checkable
+class GridBackend(Protocol):
+    """A grid the node takes work from. Errors: `GridUnavailable` (try later), `GridRejected`
+    (refused, with a reason and fix), `LeaseLost` (the job is gone: stop it) from hostapp/grid/client.py."""
+
+    @property
+    def base_url(self) -> str:
+        """Where the grid is, for the status line and the rate (`hostapp status`)."""
+        ...
+
+    @property
+    def online(self) -> bool | None:
+        """None until the first call; then whether the last call reached the grid."""
+        ...
+
+    def register(self, registration: NodeRegistration | None = None) -> NodeInfo: ...
+
+    def lease(
+        self,
+        wait_seconds: float = 20.0,
+        free_gpus: list[str] | None = None,
+        accept_cpu_jobs: bool = True,
+        held_resources: list[str] | None = None,
+    ) -> Lease | None:
+        """Waits up to `wait_seconds` for a job this node can run; None when none came."""
+        ...
+
+    def heartbeat(
+        self,
+        lease: Lease,
+        *,
+        progress: float | None = None,
+        state: str | None = None,
+        telemetry: dict[str, int | float | str | None] | None = None,
+    ) -> Lease: ...
+
+    def release(self, lease: Lease, reason: str = "") -> Released: ...
+
+    def submit_result(self, job_id: str, attempt: int, result: JobResult) -> SubmitOutcome:
+        """Delivers a result, or keeps it for `flush_outbox` when the grid is unreachable."""
+        ...
+
+    def flush_outbox(self) -> FlushReport: ...
+
+    def outbox_size(self) -> int: ...
+
+    def credits(self) -> Credits:
+        """What the grid says it owes and paid this node (checked by hostapp/node/settlement.py)."""
+        ...
+
+    def close(self) -> None: ...
