@@ -1,5 +1,5 @@
 """First-run wizard: welcome → checks → wallet (→ its words → check them) → payout address →
-schedule preset and start at login → done."""
+schedule preset and start at login → network (local demo grid or Nosana, beta) → done."""
 
 from __future__ import annotations
 
@@ -402,6 +402,64 @@ class ScheduleStep(QWizardPage):
         return True
 
 
+NETWORK_CHOICES = {"embedded": "Local demo grid", "nosana": "Nosana network (beta)"}  # grid.backend → label
+
+
+class NetworkStep(QWizardPage):
+    """Which grid the GPU works for. The local demo grid unless the user picks Nosana (beta), whose
+    requirements are stated here, before the choice, and checked by `hostapp doctor`."""
+
+    def __init__(self, services: GuiServices) -> None:
+        from hostapp.nosana.checks import REQUIREMENTS
+
+        super().__init__()
+        self._services = services
+        self.setTitle("Which network?")
+        self.setSubTitle("You can change this later in the settings (grid.backend).")
+        layout = QVBoxLayout(self)
+        self.group = QButtonGroup(self)
+        self.buttons: dict[str, QRadioButton] = {}
+        for backend, label in NETWORK_CHOICES.items():
+            button = QRadioButton(label)
+            self.group.addButton(button)
+            self.buttons[backend] = button
+            layout.addWidget(button)
+            if backend == "embedded":
+                layout.addWidget(self._note("Demo tokens on a chain on this PC: try hostapp, nothing to set up."))
+        self.requirements = self._note(
+            "Earn NOS on Solana by hosting the official Nosana node; hostapp starts and stops it by your "
+            "schedule. It requires:<ul>" + "".join(f"<li>{_text(line)}</li>" for line in REQUIREMENTS) + "</ul>"
+            "<code>hostapp doctor</code> checks each of them."
+        )
+        layout.addWidget(self.requirements)
+        layout.addStretch(1)
+        self.message = Message()
+        layout.addWidget(self.message)
+        self.buttons[services.settings.grid.backend].setChecked(True)
+
+    @staticmethod
+    def _note(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setContentsMargins(24, 0, 0, 8)
+        return label
+
+    def chosen(self) -> str:
+        return next(b for b, button in self.buttons.items() if button.isChecked())
+
+    def validatePage(self) -> bool:
+        settings = self._services.settings
+        if self.chosen() == settings.grid.backend:
+            return True  # nothing changed: nothing written
+        grid = settings.grid.model_copy(update={"backend": self.chosen()})
+        try:
+            self._services.save_settings(settings.model_copy(update={"grid": grid}))
+        except (ValueError, OSError) as exc:
+            self.message.error(f"Not saved: {one_line(exc)}")
+            return False
+        return True
+
+
 # The wizard's size when it opens; every word of the seed phrase and every input fits it,
 # also with 1.5× scaling (tests/gui/test_wizard_geometry.py).
 DEFAULT_SIZE = (560, 440)
@@ -441,8 +499,9 @@ class FirstRunWizard(QWizard):
         self.confirm = ConfirmStep(services, self.wallet, self.phrase)
         self.payout = PayoutStep(services)
         self.schedule = ScheduleStep(services)
+        self.network = NetworkStep(services)
         self.page_ids: dict[QWizardPage, int] = {}
-        for page in (self.checks, self.wallet, self.phrase, self.confirm, self.payout, self.schedule):
+        for page in (self.checks, self.wallet, self.phrase, self.confirm, self.payout, self.schedule, self.network):
             self.page_ids[page] = self.addPage(page)
         self.done_page = _text_page(
             "Done",

@@ -8,12 +8,15 @@ The grid is not trusted with the user's books (docs/security.md, "a hostile grid
   the grid token to this wallet under that signature, with the memo naming that attempt
   (hostapp/chain/payouts.py); the grid's "status": "paid" alone changes nothing.
 Everything refused is logged once (one line: which entry, why) and otherwise ignored.
+
+A network that pays on chain (Nosana, hostapp/nosana/earnings.py) has no grid to ask: its pay is
+read from the chain and lands through `record_chain_earnings`, under the same integer checks.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +43,20 @@ class SettlementReport:
     chain_checks: int = 0
     paid: list[tuple[str, int, int, str]] = field(default_factory=list)  # (job_id, attempt, amount, signature)
     refused: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChainEarning:
+    """Pay a network's program made to this node, as read from the chain (one attempt per job)."""
+
+    job_id: str
+    started_at: float
+    ended_at: float
+    seconds_billed: int
+    rate_per_second: int
+    timeout_seconds: int
+    amount: int
+    signature: str | None  # the paying transaction; None while it is not found (the row stays credited)
 
 
 def _int(value: Any, name: str, minimum: int = 0) -> int:
@@ -73,6 +90,45 @@ class Settlement:
         if value != seconds * row.rate_per_second:
             return f"amount {value} is not {seconds} s × the lease's price {row.rate_per_second}"
         self.ledger.credit(job_id, attempt, seconds, value)
+        return None
+
+    def record_chain_earnings(self, earnings: Iterable[ChainEarning]) -> SettlementReport:
+        """Adds one row per job the chain shows paid, idempotent by job id: a known row is left as
+        it is, except credited → paid once its transaction is found."""
+        report = SettlementReport()
+        for earning in earnings:
+            problem = self._chain_problem(earning)
+            if problem is not None:
+                self._refuse(report, earning.job_id, 1, problem)
+                continue
+            row = self.ledger.get(earning.job_id, 1)
+            if row is not None and row.status in ("credited", "paid") and row.amount != earning.amount:
+                self._refuse(report, earning.job_id, 1, f"recorded {row.amount}, the chain now says {earning.amount}")
+                continue
+            if row is None:
+                self.ledger.start(
+                    earning.job_id, 1, None, earning.rate_per_second, earning.started_at, earning.timeout_seconds
+                )
+            if row is None or row.status in ("running", "failed"):
+                self.ledger.credit(earning.job_id, 1, earning.seconds_billed, earning.amount, earning.ended_at)
+                report.credited += 1
+            signature = earning.signature
+            if signature is not None and not self.ledger.signature_used(signature, (earning.job_id, 1)):
+                if self.ledger.mark_paid(earning.job_id, 1, signature):
+                    report.paid.append((earning.job_id, 1, earning.amount, signature))
+        return report
+
+    @staticmethod
+    def _chain_problem(earning: ChainEarning) -> str | None:
+        try:
+            seconds, rate = _int(earning.seconds_billed, "seconds"), _int(earning.rate_per_second, "price")
+            timeout, amount = _int(earning.timeout_seconds, "timeout"), _int(earning.amount, "amount")
+        except ValueError as exc:
+            return str(exc)
+        if seconds > timeout:
+            return f"{seconds} s paid for a job of at most {timeout} s"
+        if amount != seconds * rate:
+            return f"amount {amount} is not {seconds} s × the job's price {rate}"
         return None
 
     def apply_credits(self, credits: Mapping[str, Any]) -> SettlementReport:

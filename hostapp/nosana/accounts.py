@@ -18,6 +18,10 @@ from solders.pubkey import Pubkey
 
 # Run.node sits after the discriminator and Run.job: a node finds its runs with a memcmp here.
 RUN_NODE_OFFSET = 8 + 32
+# Job.node sits after the discriminator, ipfs_job, ipfs_result and market (the kit filters jobs here too).
+JOB_NODE_OFFSET = 8 + 32 + 32 + 32
+# Job.state values, from `@nosana/kit`'s JobState: a job is paid when it reaches COMPLETED (`finish`).
+JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_STOPPED = 0, 1, 2, 3
 
 
 def account_discriminator(name: str) -> bytes:

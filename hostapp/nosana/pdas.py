@@ -24,3 +24,9 @@ def metadata_address(mint: Pubkey) -> Pubkey:
     """Metaplex metadata of an NFT: seeds ["metadata", metadata program, mint]."""
     seeds = [b"metadata", bytes(METADATA_PROGRAM), bytes(mint)]
     return Pubkey.find_program_address(seeds, METADATA_PROGRAM)[0]
+
+
+def vault_address(market: Pubkey, *, nos_mint: Pubkey, program: Pubkey) -> Pubkey:
+    """A market's NOS vault (holds the pay of jobs listed without a payer account): seeds
+    [market, NOS mint] under the jobs program, as `@nosana/kit`'s `finish` derives it."""
+    return Pubkey.find_program_address([bytes(market), bytes(nos_mint)], program)[0]

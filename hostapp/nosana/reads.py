@@ -14,6 +14,7 @@ from solana.rpc.models import MemcmpOpts
 from solders.pubkey import Pubkey
 
 from hostapp.nosana.accounts import (
+    JOB_NODE_OFFSET,
     RUN_NODE_OFFSET,
     AccountDecodeError,
     JobAccount,
@@ -23,7 +24,7 @@ from hostapp.nosana.accounts import (
 )
 from hostapp.nosana.ids import MAINNET, NosanaCluster
 from hostapp.nosana.pdas import stake_address
-from hostapp.wallet.chain_client import ChainClient, ChainError
+from hostapp.wallet.chain_client import ChainClient, ChainError, _get_transaction, _received
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,40 @@ class NosanaChainReader(ChainClient):
             except AccountDecodeError as exc:  # a foreign account of the same size: skip it, say so
                 log.warning("skipping %s: %s", keyed.pubkey, exc)
         return runs
+
+    def jobs_of(self, node: Pubkey) -> dict[Pubkey, JobAccount]:
+        """Every job the node holds or held (any state), by job account address: Job accounts
+        (their size) whose `node` field (byte offset 104) is the node's key."""
+        program = self.cluster.jobs_program
+        filters: list[int | MemcmpOpts] = [JobAccount.SIZE, MemcmpOpts(offset=JOB_NODE_OFFSET, bytes=str(node))]
+        found = self._call(
+            "reading the node's Nosana jobs",
+            lambda c: c.get_program_accounts(program, encoding="base64", filters=filters),
+        ).value
+        jobs = {}
+        for keyed in found:
+            try:
+                jobs[keyed.pubkey] = JobAccount.decode(bytes(keyed.account.data))
+            except AccountDecodeError as exc:
+                log.warning("skipping %s: %s", keyed.pubkey, exc)
+        return jobs
+
+    def pay_signature(self, job: Pubkey, node: Pubkey, amount: int, limit: int = 20) -> str | None:
+        """The successful transaction that names `job` and gave `node` exactly `amount` NOS base
+        units (what `finish` does), or None when the chain shows none (yet)."""
+        entries = self._call(
+            "reading a Nosana job's transactions", lambda c: c.get_signatures_for_address(job, limit=limit)
+        ).value
+        owner, mint = str(node), str(self.cluster.nos_mint)
+        for entry in entries:
+            if entry.err is not None:
+                continue
+            tx = self._call("reading a Nosana job's transaction", _get_transaction(entry.signature)).value
+            if tx is None or tx.transaction.meta is None or tx.transaction.meta.err is not None:
+                continue
+            if _received(tx.transaction.meta, owner, mint)[0] == amount:
+                return str(entry.signature)
+        return None
 
     def job(self, address: Pubkey) -> JobAccount | None:
         raw = self._data("reading a Nosana job", address, self.cluster.jobs_program)

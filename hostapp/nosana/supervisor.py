@@ -85,6 +85,19 @@ class NodeSupervisor:
                 raise SupervisorError(f"could not stop the Nosana node container: {_short(exc)}") from None
         return self.status()
 
+    def ensure_running(self) -> NodeStatus:
+        """Keep the node up without disturbing it: one poll step while supervised; else adopt a
+        container already running under this name (hostapp restarted while the node held a job:
+        relaunching would abandon that job), or start one."""
+        if self._wanted or self._failed:
+            return self.poll()
+        container = self._container()
+        if container is not None and container.status == "running":
+            self._wanted, self._restarts, self._delay, self._crash = True, 0, self.first_delay, None
+            self._started_at = self.clock()
+            return self.status()
+        return self.start()
+
     def restart(self) -> NodeStatus:
         self.stop()
         return self.start()

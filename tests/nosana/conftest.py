@@ -7,9 +7,11 @@ Only a machine without node/npm skips, with the reason.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,3 +62,30 @@ def oracle() -> Oracle:
         return answers
 
     return ask
+
+
+# The supervisor's and the backend's tests: a STAND-IN for the official node image (busybox).
+STAND_IN = "hostapp-test/nosana-node-stand-in:1"
+SCRIPT = b"""#!/bin/sh
+echo "nosana node STAND-IN (hostapp test image, not the Nosana node)"
+if [ "$STANDIN_MODE" = crash ]; then echo "stand-in: failing on start"; exit 3; fi
+trap 'echo "stand-in: stopping"; exit 0' TERM
+echo "stand-in: in the market queue"
+while true; do sleep 1; done
+"""
+
+
+@pytest.fixture(scope="module")
+def stand_in_image(docker_client: Any, busybox_image: str) -> str:
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data, mode in (
+            ("Dockerfile", f'FROM {busybox_image}\nCOPY node.sh /node.sh\nCMD ["/node.sh"]\n'.encode(), 0o644),
+            ("node.sh", SCRIPT, 0o755),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    docker_client.images.build(fileobj=context, custom_context=True, tag=STAND_IN, rm=True)
+    return STAND_IN

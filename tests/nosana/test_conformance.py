@@ -172,3 +172,65 @@ def test_ipfs_cids_match(oracle: Oracle) -> None:
         cid.cid_to_bytes(bad)
     with pytest.raises(cid.InvalidCid, match="is 32 bytes, got 31"):
         cid.bytes_to_cid(bytes(31))
+
+
+def kit_job(job: JobAccount) -> dict[str, Any]:
+    """A job as the kit's `get` returns it (what its `finish` reads)."""
+    return {"market": str(job.market), "payer": str(job.payer), "price": job.price, "state": job.state}
+
+
+def kit_run(address: Pubkey, run: RunAccount) -> dict[str, Any]:
+    return {"address": str(address), "job": str(run.job), "node": str(run.node), "payer": str(run.payer)}
+
+
+@pytest.mark.parametrize("cluster", [MAINNET, DEVNET], ids=lambda c: c.name)
+def test_claim_finish_complete_and_quit_match_the_official_client(oracle: Oracle, cluster: Any) -> None:
+    network = "devnet" if cluster is DEVNET else "mainnet"
+    authority, market_key, nft, job_key, run_key = key(), key(), key(), key(), key()
+    digest = RNG.randbytes(32)
+    result_cid = cid.bytes_to_cid(digest)
+    # The run's node is the authority (the usual case); the run payer differs from the job payer, so
+    # a swapped payerRun/payerJob (as in some IDL copies) would show.
+    run = RunAccount(job_key, authority, key(), 0, 1_700_000_000)
+    paid = JobAccount(RNG.randbytes(32), bytes(32), market_key, authority, key(), 125, key(), 0, 0, 1_700_000_000, 3600)
+    free = JobAccount(RNG.randbytes(32), bytes(32), market_key, authority, key(), 0, key(), 0, 0, 1_700_000_000, 3600)
+    common = {"authority": str(authority), "market": str(market_key), "network": network}
+    answers = oracle(
+        [
+            {"op": "claim", **common, "job": str(job_key), "run": str(run_key)},
+            {"op": "claim", **common, "job": str(job_key), "run": str(run_key), "nft": str(nft)},
+            {"op": "finish", **common, "jobAddress": str(job_key), "cid": result_cid, "job": kit_job(paid),
+             "run": kit_run(run_key, run)},
+            {"op": "finish", **common, "jobAddress": str(job_key), "cid": result_cid, "job": kit_job(free),
+             "run": kit_run(run_key, run)},
+            {"op": "complete", **common, "jobAddress": str(job_key), "cid": result_cid,
+             "job": {**kit_job(paid), "state": 2}},
+            {"op": "quit", **common, "run": kit_run(run_key, run)},
+        ]
+    )  # fmt: skip
+    ids = {"program": cluster.jobs_program, "nos_mint": cluster.nos_mint}
+    claims = [
+        instructions.claim(job=job_key, run=run_key, market=market_key, authority=authority, access_key_nft=k, **ids)
+        for k in (None, nft)
+    ]
+    assert [as_json(ix) for ix in claims] == answers[:2]
+    for job, answer in zip([paid, free], answers[2:4], strict=True):
+        built = instructions.finish(
+            job=job_key, job_account=job, run=run_key, run_account=run, authority=authority, ipfs_result=digest, **ids
+        )
+        assert answer["instructions"] == [as_json(built)]  # token accounts exist: no create-account prefix
+    # A priced job draws from the payer's token account, a free one from the market's vault.
+    assert answers[2]["instructions"][0]["accounts"][4] != answers[3]["instructions"][0]["accounts"][4]
+    program = cluster.jobs_program
+    completed = as_json(instructions.complete(job=job_key, authority=authority, ipfs_result=digest, program=program))
+    # The kit's `complete` omits `programAddress`, so it always names the mainnet program; on devnet
+    # that transaction would go to the wrong program. Python uses the cluster's (a deliberate difference).
+    assert answers[4]["program"] == str(MAINNET.jobs_program)
+    assert {**completed, "program": answers[4]["program"]} == answers[4]
+    quitting = instructions.quit(run=run_key, run_account=run, authority=authority, program=program)
+    assert as_json(quitting) == answers[5]
+
+
+def test_a_result_that_is_not_a_digest_is_refused() -> None:
+    with pytest.raises(ValueError, match="must be the 32-byte digest of a CIDv0, got 46 bytes"):
+        instructions.complete(job=key(), authority=key(), ipfs_result=b"Qm" + bytes(44))

@@ -13,6 +13,10 @@ import * as staking from "@nosana/stake-program";
 import { ipfsHashToSolBytesArray, solBytesArrayToIpfsHash } from "@nosana/ipfs";
 import { findAssociatedTokenPda, TOKEN_PROGRAM_ADDRESS } from "@solana-program/token";
 import { address, createNoopSigner } from "@solana/kit";
+// The kit's own instruction helpers, called with its real derivations; only their chain reads (the
+// job, the run, whether token accounts exist) are answered from the request.
+import * as kitInstructions from "@nosana/kit/dist/services/programs/jobs/instructions/index.js";
+import { getStaticAccounts } from "@nosana/kit/dist/utils/getStaticAccounts.js";
 
 const METADATA_PROGRAM = address("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s");
 
@@ -68,6 +72,29 @@ function client(request) {
   return nosana;
 }
 
+// The helper object JobsProgram hands its instruction functions, with the RPC reads replaced by
+// the accounts given in the request (kit-shaped: addresses as strings, integers as numbers).
+function helpers(request) {
+  const nosana = client(request);
+  const config = nosana.config.programs;
+  const job = request.job && { ...request.job, price: Number(request.job.price), state: request.job.state ?? 0,
+    ipfsResult: request.job.ipfsResult ?? null };
+  const run = request.run && { ...request.run, address: address(request.run.address) };
+  return {
+    config,
+    deps: {
+      solana: { pda: (seeds, program) => nosana.solana.pda(seeds, program), getCreateATAInstructionIfNeeded: async () => null },
+      logger: { error() {} },
+    },
+    client: { ...jobs, fetchRunAccount: async () => ({ data: run }) },
+    get: async () => job,
+    getRuns: async () => (run ? [run] : []),
+    getRequiredWallet: () => nosana.wallet,
+    getStaticAccounts: () => getStaticAccounts(config, nosana.solana),
+    getNosATA: (owner) => nosana.nos.getATA(owner),
+  };
+}
+
 async function answer(request) {
   switch (request.op) {
     case "work": {
@@ -78,6 +105,30 @@ async function answer(request) {
       const node = request.node ? address(request.node) : undefined;
       return instructionJson(await client(request).jobs.stop({ market: address(request.market), node }));
     }
+    case "claim": {
+      // The kit has no claim: its work's credential accounts (stake, nft, metadata) in the generated builder.
+      const nosana = client(request);
+      const nft = request.nft ? address(request.nft) : undefined;
+      const work = await nosana.jobs.work({ market: address(request.market), nft });
+      const [stake, nftAta, metadata] = work.accounts.slice(3, 6).map((m) => m.address);
+      const ix = jobs.getClaimInstruction(
+        { job: address(request.job), run: createNoopSigner(address(request.run)), market: address(request.market),
+          stake, nft: nftAta, metadata, payer: nosana.wallet, authority: nosana.wallet },
+        { programAddress: nosana.config.programs.jobsAddress },
+      );
+      return instructionJson(ix);
+    }
+    case "finish": {
+      const ixs = await kitInstructions.finish(
+        { job: address(request.jobAddress), ipfsResultsHash: request.cid }, helpers(request));
+      return { instructions: ixs.map(instructionJson) };
+    }
+    case "complete": {
+      const h = helpers(request);
+      return instructionJson(await kitInstructions.complete({ job: address(request.jobAddress), ipfsResultsHash: request.cid }, h));
+    }
+    case "quit":
+      return instructionJson(await kitInstructions.quit({ run: address(request.run.address) }, helpers(request)));
     case "encode": {
       const [encoder] = CODECS[request.account];
       return { hex: hex(encoder().encode(toJs(request.fields))) };
