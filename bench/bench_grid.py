@@ -6,12 +6,20 @@
    in hand (two signed calls). Target <= 0.2 s (docs/benchmarks.md). Baseline: two unsigned round trips
    to /v1/health on the same server, i.e. what HTTP alone costs.
 
-Run: .venv/bin/python bench/bench_grid.py
+3. `--rss`: resident memory of `hostapp node` while it works on the embedded grid (demo jobs in the
+   real Docker engine), and of the grid process beside it (`python -m hostapp.localgrid`), sampled
+   every 0.5 s. Target: the node's own process <= 100 MB (the grid process not counted). Needs a
+   keyring for the wallet: run it under `dbus-run-session -- bash scripts/with-keyring.sh`.
+
+Run: .venv/bin/python bench/bench_grid.py [--rss [SECONDS]]
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -54,7 +62,7 @@ def submit_to_lease(grid: LocalGrid, node: GridClient, owner: httpx.Client) -> t
             lease = node.lease(wait_seconds=10)
             leased_at.append(time.perf_counter())
             assert lease is not None
-            node.submit_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
+            node.deliver_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
             got.set()
 
         poller = threading.Thread(target=poll, args=(got, leased_at))
@@ -77,12 +85,12 @@ def consecutive_gap(grid: LocalGrid, node: GridClient, owner: httpx.Client) -> t
     assert lease is not None
     for _ in range(RUNS):
         started = time.perf_counter()
-        node.submit_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
+        node.deliver_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
         nxt = node.lease(wait_seconds=5)
         gaps.append(time.perf_counter() - started)
         assert nxt is not None
         lease = nxt
-    node.submit_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
+    node.deliver_result(lease.job_id, lease.attempt, JobResult(status="failed", run_seconds=0))
     baseline = []
     for _ in range(RUNS):
         started = time.perf_counter()
@@ -92,7 +100,63 @@ def consecutive_gap(grid: LocalGrid, node: GridClient, owner: httpx.Client) -> t
     return gaps, baseline
 
 
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return None
+
+
+def embedded_rss(seconds: float) -> None:
+    """Peak and median RSS of the node and of the embedded grid's process while jobs run."""
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "HOSTAPP_HOME": home}
+        hostapp = [sys.executable, "-m", "hostapp"]
+        subprocess.run(
+            [*hostapp, "wallet", "create", "--yes-i-wrote-it-down"], env=env, check=True, capture_output=True
+        )
+        node = subprocess.Popen([*hostapp, "node"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        try:
+            endpoint = Path(home) / "data" / "local-grid" / "endpoint.json"
+            deadline = time.monotonic() + 120
+            while not endpoint.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            grid_pid = int(json.loads(endpoint.read_text()).get("pid", node.pid))  # no pid: an in-process grid
+            separate = grid_pid != node.pid
+            samples: list[tuple[float, float | None, str]] = []
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                state = subprocess.run(
+                    [*hostapp, "status", "--json"], env=env, capture_output=True, text=True, check=False
+                ).stdout
+                working = '"state": "working"' in state or '"state":"working"' in state
+                node_mb = _rss_mb(node.pid)
+                grid_mb = _rss_mb(grid_pid) if separate else None
+                if node_mb is not None:
+                    samples.append((node_mb, grid_mb, "working" if working else "other"))
+                time.sleep(0.5)
+        finally:
+            node.terminate()
+            node.wait(60)
+    working = [s for s in samples if s[2] == "working"] or samples
+    node_rss = [s[0] for s in working]
+    grid_rss = [s[1] for s in working if s[1] is not None]
+    print(
+        f"node RSS while working ({len(working)} samples): median {statistics.median(node_rss):.0f} MB, "
+        f"peak {max(node_rss):.0f} MB (target <= 100){'  OK' if max(node_rss) <= 100 else '  OVER TARGET'}"
+    )
+    if grid_rss:
+        print(f"grid process RSS: median {statistics.median(grid_rss):.0f} MB, peak {max(grid_rss):.0f} MB")
+    else:
+        print("grid process: none (the grid runs inside the node's process)")
+
+
 def main() -> None:
+    if "--rss" in sys.argv:
+        rest = sys.argv[sys.argv.index("--rss") + 1 :]
+        embedded_rss(float(rest[0]) if rest else 60.0)
+        return
     with tempfile.TemporaryDirectory() as state:
         with LocalGrid(Path(state), config=GridConfig(demo_feed=False)) as grid:
             node = GridClient(grid.url, KeypairKeystore(Keypair()))

@@ -20,16 +20,15 @@ from hostapp.config.settings import Settings, load_settings, save_settings
 from hostapp.events import EventBus
 
 if TYPE_CHECKING:
-    from hostapp.chain import LocalChain
     from hostapp.chain.payouts import PayoutVerifier
-    from hostapp.control.transport import ControlServer
     from hostapp.gpu.probe import GpuDetection, NullProbe, NvmlProbe
     from hostapp.gpu.processes import ForeignUseWatcher
     from hostapp.gpu.telemetry import TelemetrySampler
     from hostapp.grid.client import GridClient
     from hostapp.jobs.definition import MachineCaps
     from hostapp.jobs.runner import JobRunner
-    from hostapp.localgrid.server import LocalGrid
+    from hostapp.localgrid.process import EmbeddedGridProcess
+    from hostapp.node.backend import GridBackend
     from hostapp.node.slots import Node, NodeConfig
     from hostapp.schedule.owner import PolicyOwner
     from hostapp.store import Store
@@ -129,6 +128,10 @@ class Services:
             models=lambda: self.settings.models,
         )
         runner.images.trusted_registries.update(self.settings.image_cache.trusted_registries)
+        # Ops that expose ports: checks and, once the node works for a grid, its tunnel (hostapp/services/).
+        from hostapp.services.host import ServiceHost
+
+        runner.services = ServiceHost(self.docker.api, self.bus, runner.stop, settings=lambda: self.settings.services)
         # A grid job's outputs go once the grid answered its result (unless outputs.keep_days says otherwise).
         self.bus.subscribe("ledger.changed", runner.outputs.on_ledger_changed)
         return runner
@@ -176,32 +179,24 @@ class Services:
 
     @property
     def uses_local_grid(self) -> bool:
-        return self.settings.grid.url is None
+        return self.settings.grid.url is None and self.settings.grid.backend == "embedded"
 
     @functools.cached_property
-    def local_chain(self) -> LocalChain:
-        from hostapp.chain import LocalChain, default_state_dir
+    def local_grid(self) -> EmbeddedGridProcess:
+        """The embedded grid and its chain: a child process (`python -m hostapp.localgrid`), not started here."""
+        from hostapp.localgrid.process import EmbeddedGridProcess
 
-        return LocalChain(default_state_dir(self.paths))
-
-    @functools.cached_property
-    def local_grid(self) -> LocalGrid:
-        from hostapp.localgrid.owner_token import load_or_create
-        from hostapp.localgrid.server import LocalGrid
-
-        owner_token = load_or_create(self.paths.config)
-        return LocalGrid(self.paths.data / "local-grid", chain=self.local_chain, owner_token=owner_token)
+        return EmbeddedGridProcess(self.paths)
 
     def grid_url(self) -> str:
-        """The grid to connect to; the embedded default is started here (with its chain) on first use."""
+        """The grid to connect to; the embedded one (grid and chain) is started on first use, in its own process."""
         if self.settings.grid.url is not None:
             return self.settings.grid.url
         with self._lock:
-            if self.local_grid.service is None:
-                self.local_chain.start()
-                self._started.append(self.local_chain)
-                self.local_grid.start()
-                self._started.append(self.local_grid)
+            if not self.local_grid.running:
+                self.local_grid.start()  # again after a crash: same data, same port (process.py)
+                if self.local_grid not in self._started:
+                    self._started.append(self.local_grid)
         return self.local_grid.url
 
     @functools.cached_property
@@ -211,10 +206,18 @@ class Services:
         return GridClient(
             self.grid_url(),
             self.wallet.keystore(),
-            store=self.store,
             bus=self.bus,
             timeout=self.settings.grid.request_timeout_seconds,
         )
+
+    @functools.cached_property
+    def grid_backend(self) -> GridBackend:
+        """The grid the node works for, by `grid.backend` in the settings: one line per backend."""
+        backends: dict[str, Callable[[], GridBackend]] = {
+            "embedded": lambda: self.grid_client,  # hostapp's protocol: the embedded grid, or grid.url
+            "nosana": lambda: _backend_module("hostapp.nosana.backend", "nosana").NosanaBackend.from_services(self),
+        }
+        return backends[self.settings.grid.backend]()
 
     # ------------------------------------------------------------------ the node
 
@@ -233,10 +236,12 @@ class Services:
             foreign=_ForeignAdapter(gpu),
         )
         config = self.node_config()
+        if self.runner.services is not None:  # service jobs tunnel through the node's grid, signed by its key
+            self.runner.services.use_grid(self.wallet.keystore(), self.grid_backend)
         return Node(
             bus=self.bus,
             store=self.store,
-            grid=self.grid_client,
+            grid=self.grid_backend,
             runner=self.runner,
             policy_path=self.policy_owner.path,
             policy_owner=self.policy_owner,
@@ -248,15 +253,19 @@ class Services:
         )
 
     def payout_verifier(self) -> PayoutVerifier:
-        """Confirms the grid's payouts on the wallet's chain before a ledger row is called paid."""
+        """Confirms the grid's payouts on the wallet's chain before a ledger row is called paid. The
+        wallet finds the embedded chain's RPC in its endpoint file, so it follows a chain restart."""
         from hostapp.chain.payouts import PayoutVerifier
 
-        wallet, client = self.wallet, self.grid_client
+        def paid_to() -> set[str]:
+            # The node's grid key (what the grid pays without a payout address), read from the grid
+            # client the node built: never built here, so another backend starts no embedded grid.
+            client: GridClient | None = self.__dict__.get("grid_client")
+            return {a for a in (self.settings.payout_address, client.signer.pubkey if client else None) if a}
+
+        wallet = self.wallet
         return PayoutVerifier(
-            wallet.rpc_url,
-            wallet.token_mint,
-            lambda: {a for a in (self.settings.payout_address, client.signer.pubkey) if a},
-            timeout=self.settings.grid.request_timeout_seconds,
+            wallet.rpc_url, wallet.token_mint, paid_to, timeout=self.settings.grid.request_timeout_seconds
         )
 
     def node_config(self) -> NodeConfig:
@@ -276,8 +285,16 @@ class Services:
             cuda_version=cuda_version(detection.cuda_driver_version),
             lease_wait_seconds=20.0,
             prepull=list(self.settings.image_cache.prepull),
-            token_decimals=self.local_chain.decimals if self.uses_local_grid else None,
+            service_grace_seconds=float(self.settings.services.preempt_grace_seconds),
+            token_decimals=self._local_token_decimals(),
         )
+
+    def _local_token_decimals(self) -> int | None:
+        """The embedded chain's token decimals (from its ready line); None for another grid."""
+        if not self.uses_local_grid:
+            return None
+        self.grid_url()  # starts the embedded grid if the node has not yet
+        return self.local_grid.decimals
 
     def machine_caps(self) -> MachineCaps:
         """What jobs may use on this machine: the NVIDIA runtime (asked of the engine once) and the GPUs' VRAM."""
@@ -289,25 +306,14 @@ class Services:
         return MachineCaps(nvidia_runtime=ok, runtime_detail=detail, gpu_vram_mb=min(vram) if vram else None)
 
     def start_node(self) -> Node:
-        """Start telemetry, the node and the control socket (what `hostapp node` and the tray app run)."""
-        from hostapp.control.transport import ControlServer
-
+        """Start telemetry and the node. The control socket is the daemon's (hostapp/node/daemon.py)."""
         node = self.node
         if self.gpu.detection.gpus:
             self.gpu.sampler.start()
             self._started.append(self.gpu.sampler)
         node.start()
         self._started.append(node)
-        control = ControlServer(self.paths.control_socket, node)
-        control.start()
-        self._started.append(control)
         return node
-
-    @property
-    def control(self) -> ControlServer | None:
-        from hostapp.control.transport import ControlServer
-
-        return next((s for s in self._started if isinstance(s, ControlServer)), None)
 
     def close(self) -> None:
         """Stop what was started, newest first, then release connections."""
@@ -331,6 +337,21 @@ class _ForeignAdapter:
 
     def foreign_processes(self, uuid: str) -> list[tuple[int, str]]:
         return self._gpu.foreign_processes(uuid)
+
+
+def _backend_module(module: str, name: str) -> Any:
+    """A backend's module, or a one-line error saying what to set instead when this build lacks it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:  # the module is there but something it needs is not: that error says what
+            raise
+        raise RuntimeError(
+            f"grid.backend is {name!r} but this build has no {module}: set grid.backend to 'embedded' "
+            "in settings.json, or update hostapp"
+        ) from None
 
 
 def build_services(paths: AppPaths | None = None, setup_logs: bool = True) -> Services:

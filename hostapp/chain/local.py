@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -18,9 +18,11 @@ from solders.system_program import CreateAccountParams, TransferParams, create_a
 from solders.transaction import VersionedTransaction
 
 from hostapp.chain.payouts import MEMO_PROGRAM, PreparedPayout
-from hostapp.chain.runtime import ChainRuntime
 from hostapp.config.atomic import write_private
 from hostapp.config.paths import AppPaths
+
+if TYPE_CHECKING:  # LiteSVM is loaded by start(): the wallet reads read_endpoint() without it
+    from hostapp.chain.runtime import ChainRuntime
 
 TOKEN_DECIMALS = 6
 TREASURY_TOKENS = 10**15  # base units minted to the treasury at genesis
@@ -57,6 +59,7 @@ class LocalChain:
     def start(self) -> str:
         """Load or create the chain, serve JSON-RPC on 127.0.0.1; returns the RPC URL."""
         from hostapp.chain.rpc import SolanaRpc
+        from hostapp.chain.runtime import ChainRuntime
         from hostapp.localgrid.loopback import LoopbackServer
 
         if self._server is not None:
@@ -93,6 +96,10 @@ class LocalChain:
         self.stop()
 
     # -- API for the grid --------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
     @property
     def rpc_url(self) -> str:
         if self._server is None:

@@ -1,1 +1,2 @@
-"""The grid: signed protocol, node client, and the local grid server (docs/grid-protocol.md)."""
+"""The grid's wire contract and the node's client for it (docs/grid-protocol.md): models, signing,
+registration, the price contract (billing.py) and `GridClient`. The server is hostapp/localgrid/."""

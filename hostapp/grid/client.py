@@ -1,4 +1,4 @@
-"""The node's grid client: signed calls over httpx, retries with backoff, and an outbox for results.
+"""The node's grid client: signed calls over httpx, with retries and backoff (a `GridBackend`).
 
 Every attempt of every call is signed afresh (new timestamp and nonce), so a retry is never a
 replay. Transport failures, 5xx, 408 and 429 are retried with exponential backoff and full jitter;
@@ -9,9 +9,8 @@ Bodies and answers are the shared models of hostapp/grid/models.py, the ones the
 against: a request is built as a model (so a field the grid would refuse fails here, in a test, not
 on a user's machine) and every answer is parsed into one (a malformed answer is a GridRejected).
 
-Results go to the store's `outbox` before they are sent and leave it only once the grid has
-answered, so a result survives the grid being down or the app being killed; the grid keys
-results by (job_id, attempt), so delivering one twice is harmless: it is credited once.
+It delivers one result at a time (`deliver_result`); keeping results until the grid has answered
+is the node's outbox (hostapp/node/outbox.py), whichever backend it works for.
 """
 
 from __future__ import annotations
@@ -47,7 +46,6 @@ from hostapp.jobs.limits import MAX_DEFINITION_BYTES
 if TYPE_CHECKING:
     from hostapp.events import EventBus
     from hostapp.jobs.definition import GridJob
-    from hostapp.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -129,26 +127,12 @@ class Lease:
         )
 
 
-@dataclass(frozen=True)
-class SubmitOutcome:
-    delivered: bool  # False: kept in the outbox, `flush_outbox()` sends it later
-    accepted: ResultAccepted | None = None
-
-
-@dataclass(frozen=True)
-class FlushReport:
-    delivered: int
-    rejected: int
-    remaining: int
-
-
 class GridClient:
     def __init__(
         self,
         base_url: str,
         signer: Signer,
         *,
-        store: Store | None = None,
         bus: EventBus | None = None,
         timeout: float = 10.0,
         retries: int = 4,
@@ -157,7 +141,6 @@ class GridClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.signer = signer
-        self.store = store
         self.bus = bus
         self.timeout = timeout
         self.retries = retries
@@ -166,7 +149,6 @@ class GridClient:
         self._http = httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(timeout))
         self._online: bool | None = None
         self._state_lock = threading.Lock()
-        self._outbox_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -236,70 +218,18 @@ class GridClient:
         body = Release(reason=reason[:512])
         return self._parse(Released, self._request("POST", _attempt_path(lease, "release"), body))
 
+    def tunnel_endpoint(self) -> dict[str, Any]:
+        """The grid's SSH edge for service jobs: host, port and its host key to pin (docs/services.md)."""
+        return dict(self._request("GET", "/v1/node/tunnel").json())
+
     def credits(self) -> Credits:
         return self._parse(Credits, self._request("GET", "/v1/node/credits"))
 
-    def submit_result(self, job_id: str, attempt: int, result: JobResult) -> SubmitOutcome:
-        """Delivers a result, or keeps it in the outbox when the grid is unreachable (needs a store)."""
-        payload = result.model_dump_json()
-        if self.store is not None:
-            self.store.execute(
-                "INSERT OR IGNORE INTO outbox (job_id, attempt, payload, created_at) VALUES (?, ?, ?, ?)",
-                (job_id, attempt, payload, time.time()),
-            )
-        try:
-            return self._deliver(job_id, attempt, payload)
-        except GridUnavailable:
-            if self.store is None:
-                raise
-            return SubmitOutcome(delivered=False)
-
-    def flush_outbox(self) -> FlushReport:
-        """Sends every kept result, oldest first; stops at the first sign the grid is still unreachable."""
-        if self.store is None:
-            return FlushReport(0, 0, 0)
-        delivered = rejected = 0
-        with self._outbox_lock:
-            rows = self.store.query("SELECT job_id, attempt, payload FROM outbox ORDER BY created_at")
-            for row in rows:
-                try:
-                    self._deliver(row["job_id"], int(row["attempt"]), row["payload"])
-                except GridUnavailable:
-                    break
-                except GridRejected:
-                    rejected += 1
-                    continue
-                delivered += 1
-            remaining = int(self.store.query("SELECT COUNT(*) FROM outbox")[0][0])
-        return FlushReport(delivered, rejected, remaining)
-
-    def outbox_size(self) -> int:
-        if self.store is None:
-            return 0
-        return int(self.store.query("SELECT COUNT(*) FROM outbox")[0][0])
-
-    def _deliver(self, job_id: str, attempt: int, payload: str) -> SubmitOutcome:
+    def deliver_result(self, job_id: str, attempt: int, result: JobResult) -> ResultAccepted:
+        """PUT one result. Keeping it until the grid answers is the node's outbox (hostapp/node/outbox.py)."""
         path = f"/v1/node/jobs/{job_id}/attempts/{attempt}/result"
-        try:
-            response = self._request("PUT", path, raw_body=payload.encode("utf-8"))
-        except GridRejected as exc:
-            # The grid will never take this result (its lease is unknown, or another attempt won):
-            # keeping it would retry forever. The rejection was published with its reason.
-            self._drop_from_outbox(job_id, attempt)
-            raise exc
-        except GridUnavailable as exc:
-            if self.store is not None:
-                self.store.execute(
-                    "UPDATE outbox SET tries = tries + 1, last_error = ? WHERE job_id = ? AND attempt = ?",
-                    (str(exc)[:500], job_id, attempt),
-                )
-            raise
-        self._drop_from_outbox(job_id, attempt)
-        return SubmitOutcome(delivered=True, accepted=self._parse(ResultAccepted, response))
-
-    def _drop_from_outbox(self, job_id: str, attempt: int) -> None:
-        if self.store is not None:
-            self.store.execute("DELETE FROM outbox WHERE job_id = ? AND attempt = ?", (job_id, attempt))
+        response = self._request("PUT", path, raw_body=result.model_dump_json().encode("utf-8"))
+        return self._parse(ResultAccepted, response)
 
     # ------------------------------------------------------------ transport
 

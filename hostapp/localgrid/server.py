@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hostapp import __version__
+from hostapp.config.atomic import write_private
 from hostapp.grid import models
 from hostapp.grid.signing import DEFAULT_WINDOW_SECONDS, SignatureRejected, verify_request
 from hostapp.localgrid.asgi_body import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body, replay
@@ -38,14 +40,16 @@ from hostapp.localgrid.demo import (
 )
 from hostapp.localgrid.owner_token import bearer, new_token
 from hostapp.localgrid.payouts import PayoutSink, PayoutWorker
+from hostapp.localgrid.service_routes import add_service_routes
 from hostapp.localgrid.store import GridError, GridStore
+from hostapp.localgrid.tunnel_edge import EdgeRunner, GridStoreLeases
 from hostapp.localgrid.validation import validate_definition
 from hostapp.localgrid.yaml_submission import YamlSubmissionMiddleware
 
 log = logging.getLogger(__name__)
 
 NODE_PREFIX = "/v1/node"
-ENDPOINT_FILE = "endpoint.json"  # {"url": ...} of a running LocalGrid, in its state folder
+ENDPOINT_FILE = "endpoint.json"  # {"url", "pid"} of a running LocalGrid (0600), in its state folder
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
@@ -286,7 +290,7 @@ class SignatureMiddleware:
         await self.app(scope, replay(body, receive), send)
 
 
-def create_app(service: GridService, owner_token: str | None = None) -> FastAPI:
+def create_app(service: GridService, owner_token: str | None = None, edge: EdgeRunner | None = None) -> FastAPI:
     """The HTTP app; owner routes accept only `owner_token` (None: a random one nobody knows, so closed)."""
     expected = (owner_token or new_token()).encode()
     scheme = HTTPBearer(auto_error=False, description="the install's grid owner token (hostapp devgrid reads it)")
@@ -428,6 +432,8 @@ def create_app(service: GridService, owner_token: str | None = None) -> FastAPI:
     def credits(request: Request) -> dict[str, Any]:
         return service.store.credits(node_of(request))
 
+    if edge is not None:  # service jobs: tunnel endpoint, URLs, stop (hostapp/localgrid/service_routes.py)
+        add_service_routes(app, edge, service.store, owner, errors, node_auth_doc)
     app.add_middleware(
         SignatureMiddleware,  # type: ignore[arg-type]
         store=service.store,
@@ -464,6 +470,7 @@ class LocalGrid:
         self.owner_token = owner_token or new_token()
         self._server: Any = None
         self.service: GridService | None = None
+        self.edge: EdgeRunner | None = None
 
     @property
     def url(self) -> str:
@@ -481,9 +488,11 @@ class LocalGrid:
         store = GridStore(self.state_dir / "grid.sqlite3")
         self.service = GridService(store, self.config, self.chain)
         self.service.start()
+        self.edge = EdgeRunner(GridStoreLeases(store))  # the SSH edge service jobs tunnel to (docs/services.md)
+        self.edge.start()
         try:
             self._server = LoopbackServer(
-                create_app(self.service, self.owner_token),
+                create_app(self.service, self.owner_token, self.edge),
                 "local-grid",
                 self.host,
                 self.port,
@@ -492,6 +501,7 @@ class LocalGrid:
                 timeout_graceful_shutdown=2,
             )
         except OSError:
+            self.edge.stop()
             self.service.stop()
             store.close()
             self.service = None
@@ -499,7 +509,7 @@ class LocalGrid:
         self.port = self._server.port
         self._server.start(timeout)
         # Where other processes of this install (`hostapp wallet balance`) read this grid's rate.
-        (self.state_dir / ENDPOINT_FILE).write_text(json.dumps({"url": self.url}), encoding="utf-8")
+        write_private(self.state_dir / ENDPOINT_FILE, json.dumps({"url": self.url, "pid": os.getpid()}).encode())
         log.info("local grid listening on %s (state in %s)", self.url, self.state_dir)
         return self.url
 
@@ -507,6 +517,9 @@ class LocalGrid:
         if self._server is not None:
             self._server.stop()
             (self.state_dir / ENDPOINT_FILE).unlink(missing_ok=True)
+        if self.edge is not None:
+            self.edge.stop()
+            self.edge = None
         if self.service is not None:
             self.service.stop()
             self.service.store.close()

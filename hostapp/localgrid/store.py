@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hostapp.node.ledger import billed_amount
+from hostapp.grid.billing import billed_amount
 from hostapp.resources.identity import definition_resource_ids
 from hostapp.store.db import Store
 

@@ -4,15 +4,17 @@ The node holds a `GridBackend` and nothing else of a grid. `hostapp.grid.client.
 backend for hostapp's own grid protocol (the embedded local grid or a remote one, docs/grid-protocol.md);
 another network (Nosana, hostapp/nosana/) is one more module that satisfies this protocol plus one line
 in the composition root (hostapp/app.py `Services.grid_backend`). Everything crossing the seam is a
-typed model from hostapp/grid/models.py or a `Lease`.
+typed model from hostapp/grid/models.py or a `Lease`. tests/integration/node/test_backend_seam.py drives
+a real node with a backend defined in the test, so a method the slot loop needs but this protocol
+lacks shows there.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from hostapp.grid.client import FlushReport, Lease, SubmitOutcome
-from hostapp.grid.models import Credits, JobResult, NodeInfo, NodeRegistration, Released
+from hostapp.grid.client import Lease
+from hostapp.grid.models import Credits, JobResult, NodeInfo, NodeRegistration, Released, ResultAccepted
 
 
 @runtime_checkable
@@ -53,13 +55,10 @@ class GridBackend(Protocol):
 
     def release(self, lease: Lease, reason: str = "") -> Released: ...
 
-    def submit_result(self, job_id: str, attempt: int, result: JobResult) -> SubmitOutcome:
-        """Delivers a result, or keeps it for `flush_outbox` when the grid is unreachable."""
+    def deliver_result(self, job_id: str, attempt: int, result: JobResult) -> ResultAccepted:
+        """Delivers one result, once. Keeping it while the grid is unreachable is the node's outbox
+        (hostapp/node/outbox.py), so a backend holds no state a restart could lose."""
         ...
-
-    def flush_outbox(self) -> FlushReport: ...
-
-    def outbox_size(self) -> int: ...
 
     def credits(self) -> Credits:
         """What the grid says it owes and paid this node (checked by hostapp/node/settlement.py)."""

@@ -10,61 +10,14 @@ decided in hostapp/node/settlement.py.
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
+from hostapp.earnings.rows import NEXT_PAYOUT_KEY, SELECT_ROWS, LedgerRow, row_of
 from hostapp.events import EventBus
+from hostapp.grid.billing import billed_amount as billed_amount  # the wire's price contract, re-exported
 from hostapp.store import Store
 
-STATUSES = ("running", "credited", "paid", "failed")
 CHANGED_TOPIC = "ledger.changed"
-NEXT_PAYOUT_KEY = "payouts.next_at"  # kv: unix time of the grid's next payout try ('' when nothing owed)
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    """One job attempt, as stored (the columns of SELECT_ROWS, in order)."""
-
-    id: int
-    job_id: str
-    attempt: int
-    gpu_uuid: str | None
-    started_at: float
-    ended_at: float | None
-    seconds_billed: int
-    rate_per_second: int
-    amount: int
-    status: str
-    reason: str | None
-    payout_signature: str | None
-    energy_mwh: int | None
-    timeout_seconds: int | None = None  # the lease's timeout (NULL for attempts of older versions)
-
-    @property
-    def duration_seconds(self) -> int | None:
-        return None if self.ended_at is None else max(0, int(self.ended_at - self.started_at))
-
-
-SELECT_ROWS = (
-    "SELECT id, job_id, attempt, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
-    "status, reason, payout_signature, energy_mwh, timeout_seconds FROM ledger "
-)
-
-
-def row_of(record: Sequence[Any]) -> LedgerRow:
-    """A LedgerRow from a row selected with SELECT_ROWS."""
-    return LedgerRow(*tuple(record))
-
-
-def billed_amount(run_seconds: float, rate_per_second: int, timeout_seconds: int) -> tuple[int, int]:
-    """(seconds billed, amount): started seconds (ceil), capped at the timeout; integers only."""
-    if rate_per_second < 0 or timeout_seconds < 0:
-        raise ValueError("rate and timeout must not be negative")
-    seconds = min(max(math.ceil(run_seconds), 0), timeout_seconds)
-    return seconds, seconds * rate_per_second
 
 
 class Ledger:

@@ -43,12 +43,13 @@ from hostapp.jobs.runner import JobResult, JobRunner
 from hostapp.node.backend import GridBackend
 from hostapp.node.energy import EnergyMeter
 from hostapp.node.ledger import Ledger
+from hostapp.node.outbox import Outbox
 from hostapp.node.settlement import PayoutCheck, Settlement
 from hostapp.schedule import policy as pol
 from hostapp.schedule.clock import system_now
 from hostapp.schedule.driver import ScheduleDriver
-from hostapp.schedule.grid import Preset
 from hostapp.schedule.owner import CHANGED_TOPIC, ChangeSource, PolicyOwner
+from hostapp.services.expose import is_service
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,6 @@ PREEMPT_KINDS = frozenset(
         pol.ReasonKind.ON_BATTERY,
     }
 )
-PRESETS = {"always": Preset.ALWAYS, "nights-and-weekends": Preset.NIGHTS_AND_WEEKENDS, "when-idle": Preset.WHEN_IDLE}
 
 
 @dataclass
@@ -113,6 +113,7 @@ class _Running:
     lost: bool = False
     stop_reason: str | None = None
     heartbeat_stop: threading.Event = field(default_factory=threading.Event)
+    service: bool = False  # exposes ports: cannot be frozen, gets `service_grace_seconds` instead
 
 
 @dataclass
@@ -131,6 +132,7 @@ class NodeConfig:
     token_decimals: int | None = None  # the grid token's decimals, for status readers (None: unknown)
     machine: MachineCaps = field(default_factory=MachineCaps)  # what jobs may use here (GPU runtime, network)
     prepull: list[str] = field(default_factory=list)  # images to have ready before a job asks (settings)
+    service_grace_seconds: float = 60.0  # a preempted service keeps serving this long (services.preempt_grace_seconds)
 
     def registration(self, payout_address: str | None) -> NodeRegistration:
         """The PUT /v1/node body: the shared wire model, never a hand-built dict."""
@@ -164,6 +166,7 @@ class Node:
         self.bus = bus
         self.store = store
         self.grid = grid
+        self.outbox = Outbox(store, grid)  # results owed to the grid, kept until it answers
         self.runner = runner
         self.ledger = Ledger(store, bus)  # the one writer of the ledger; publishes ledger.changed
         self.settlement = Settlement(self.ledger, payouts)  # what the grid may write into it
@@ -279,6 +282,10 @@ class Node:
     def resume(self, source: ChangeSource = "node") -> pol.Decision:
         return self.update_policy(pol.resume, source)
 
+    def now(self) -> datetime:
+        """The node's clock (aware, local): what pause and schedule commands count from."""
+        return self._now()
+
     def run_now(self, duration: timedelta, source: ChangeSource = "node") -> pol.Decision:
         now = self._now()
         return self.update_policy(lambda p: pol.run_now_for(p, now, duration), source)
@@ -301,7 +308,7 @@ class Node:
             else [],
             next_change=decision.shown_next_change.isoformat() if decision and decision.shown_next_change else None,
             grid_problem=self._grid_problem,
-            outbox=self.grid.outbox_size(),
+            outbox=self.outbox.size(),
             **self._money(),
         )
 
@@ -479,6 +486,8 @@ class Node:
                 reasons = self._slot_reasons(key, decision)
                 preempt = any(r.kind in PREEMPT_KINDS for r in reasons)
                 limit = self.config.preempt_after_seconds if preempt else self.config.drain_seconds
+                if preempt and running.service:  # a service is never frozen: its grace, then stopped and released
+                    limit = self.config.service_grace_seconds
                 if time.monotonic() - running.blocked_since >= limit:
                     running.preempting = True
                     running.stop_reason = reasons[0].text if reasons else "no longer available"
@@ -497,8 +506,8 @@ class Node:
             return
         self._last_credits_sync = time.monotonic()
         try:
-            if self.grid.outbox_size():
-                self.grid.flush_outbox()
+            if self.outbox.size():
+                self.outbox.flush()
             self.sync_credits()
         except (GridUnavailable, GridRejected) as exc:
             log.info("grid sync postponed: %s", exc)
@@ -531,7 +540,7 @@ class Node:
                 reason = "hostapp stopped while the job ran; the grid re-offers it"
                 self.ledger.fail(row.job_id, row.attempt, reason)
         try:
-            self.grid.flush_outbox()
+            self.outbox.flush()
             self.sync_credits()
         except (GridUnavailable, GridRejected) as exc:
             log.info("grid not reachable at start: %s", exc)
@@ -581,10 +590,12 @@ class Node:
         if lease is None:
             self._set(slot, NodeState.WAITING, "Waiting for work")
             return
-        if not self._slot_available(key)[0] or self._stopping.is_set():
-            self._safe_release(lease, "node became unavailable while leasing")
-            return
-        self._work(key, slot, lease)
+        next_lease: Lease | None = lease
+        while next_lease is not None:  # a lease fetched while the last result was delivered runs at once
+            if not self._slot_available(key)[0] or self._stopping.is_set():
+                self._safe_release(next_lease, "node became unavailable while leasing")
+                return
+            next_lease = self._work(key, slot, next_lease)
 
     def _held_resources(self) -> list[str]:
         """The model cache's resource ids for the lease request: the grid prefers jobs naming them."""
@@ -628,7 +639,8 @@ class Node:
         self._set(slot, NodeState.OFFLINE, "Offline — grid unreachable", reason="grid unreachable")
         self._stopping.wait(self.config.offline_retry_seconds)
 
-    def _work(self, key: str, slot: SlotStatus, lease: Lease) -> None:
+    def _work(self, key: str, slot: SlotStatus, lease: Lease) -> Lease | None:
+        """Run one leased job and deliver its result; returns the next lease when one came meanwhile."""
         gpu = None if key == CPU_SLOT else key
         try:
             job = lease.grid_job()
@@ -641,8 +653,8 @@ class Node:
             self.ledger.start(lease.job_id, lease.attempt, gpu, lease.price_per_second, None, lease.timeout_seconds)
             self.ledger.fail(lease.job_id, lease.attempt, reason)
             self._submit(lease.job_id, lease.attempt, WireResult(status="failed", run_seconds=0, reason=reason))
-            return
-        running = _Running(lease)
+            return None
+        running = _Running(lease, service=is_service(job.definition))
         with self._lock:
             self._running[key] = running
             slot.job_id, slot.attempt = job.job_id, job.attempt
@@ -655,7 +667,8 @@ class Node:
         beat.start()
         meter = EnergyMeter(self._power, gpu) if gpu and self._power else None
         try:
-            result = self.runner.run(job, gpu_uuid=gpu)
+            # The finished containers are removed while the result is delivered and the next job starts.
+            result = self.runner.run(job, gpu_uuid=gpu, remove_in_background=True)
         finally:
             running.heartbeat_stop.set()
             beat.join(timeout=5)
@@ -672,7 +685,8 @@ class Node:
             self.ledger.fail(job.job_id, job.attempt, f"stopped: {running.stop_reason}")
             self._safe_release(lease, running.stop_reason or "preempted")
         else:
-            self._deliver(job.job_id, job.attempt, result)
+            return self._deliver_and_lease(key, job.job_id, job.attempt, result)
+        return None
 
     def _show_working(self, slot: SlotStatus) -> None:
         # The timeout is a limit, not a forecast: a 1 s job with a 4 min limit is not "4 min left".
@@ -704,9 +718,45 @@ class Node:
         else:
             self.ledger.fail(job_id, attempt, result.reason or result.status)
 
+    def _deliver_and_lease(self, key: str, job_id: str, attempt: int, result: JobResult) -> Lease | None:
+        """Deliver the result while asking the grid, without waiting, for the slot's next job: the two
+        round trips overlap, so the next job starts sooner (the job-to-job gap, docs/benchmarks.md)."""
+        prefetched: list[Lease | None] = []
+        prefetch = None
+        if self._slot_available(key)[0] and not self._stopping.is_set():
+            prefetch = threading.Thread(
+                target=self._prefetch_lease, args=(key, prefetched), name=f"node-prefetch-{key}", daemon=True
+            )
+            prefetch.start()
+        delivered = False
+        try:
+            self._deliver(job_id, attempt, result)
+            delivered = True
+        finally:
+            if prefetch is not None:
+                prefetch.join()
+            if not delivered and prefetched and prefetched[0] is not None:  # the slot loop reports the error
+                self._safe_release(prefetched[0], "node error while delivering the last result")
+        return prefetched[0] if prefetched else None
+
+    def _prefetch_lease(self, key: str, out: list[Lease | None]) -> None:
+        """One lease request that does not wait (no long-poll): a job already queued, or None. A failure is
+        left to the slot loop's own lease call, which reports it."""
+        try:
+            out.append(
+                self.grid.lease(
+                    wait_seconds=0,
+                    free_gpus=[] if key == CPU_SLOT else [key],
+                    accept_cpu_jobs=True,
+                    held_resources=self._held_resources(),
+                )
+            )
+        except Exception as exc:
+            log.info("next lease not fetched early: %s", exc)
+
     def _submit(self, job_id: str, attempt: int, payload: WireResult) -> ResultAccepted | None:
         try:
-            outcome = self.grid.submit_result(job_id, attempt, payload)
+            outcome = self.outbox.submit(job_id, attempt, payload)
         except GridRejected as exc:
             self.ledger.fail(job_id, attempt, f"grid refused the result: {exc.message}")
             return None

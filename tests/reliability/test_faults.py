@@ -64,7 +64,7 @@ def test_grid_down_half_a_minute_then_back_result_credited_once(
         wait_for(lambda: h.slot().state is NodeState.OFFLINE, timeout=30, what="node shows offline")
         assert "grid unreachable" in h.node.status().headline.lower()
         assert any(e.topic == "grid.offline" and e.data.get("reason") for e in h.events)
-        wait_for(lambda: h.client.outbox_size() == 1, timeout=30, what="result kept in the outbox")
+        wait_for(lambda: h.node.outbox.size() == 1, timeout=30, what="result kept in the outbox")
         row = h.node.ledger.get(job_id, 1)
         assert row is not None and row.status == "running"  # not credited before the grid says so
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_since)))
@@ -72,7 +72,7 @@ def test_grid_down_half_a_minute_then_back_result_credited_once(
         grid = LocalGrid(grid_dir, port=port, config=config)  # back, same state, same URL
         grid.start()
         wait_for(lambda: job_status(grid, job_id)["state"] == "succeeded", timeout=60, what="result delivered")
-        wait_for(lambda: h.client.outbox_size() == 0, timeout=30, what="outbox drained")
+        wait_for(lambda: h.node.outbox.size() == 0, timeout=30, what="outbox drained")
         wait_for(lambda: (r := h.node.ledger.get(job_id, 1)) and r.status == "credited", timeout=30, what="credited")
         wait_for(lambda: h.slot().state is NodeState.WAITING, timeout=30, what="node back to waiting")
         rows = ledger_rows(h.store, job_id)

@@ -57,7 +57,7 @@ def settle(services: Services) -> dict[str, Any]:
     """Stop taking work, let the grid pay everything owed, bring the ledger in line: the figures at rest."""
     node = services.node
     node.stop()
-    assert services.grid_client.outbox_size() == 0
+    assert services.node.outbox.size() == 0
     wait_for(lambda: services.grid_client.credits().unpaid == 0, timeout=60, what="every credit paid")
     node.sync_credits()
     return services.grid_client.credits()
@@ -107,7 +107,7 @@ def test_rpc_down_then_back_payouts_reconcile(services: tuple[Services, str]) ->
     wait_for(lambda: grid_state(app, first) == "succeeded", timeout=120, what="a job before the outage")
 
     rpc_url = app.wallet.rpc_url()
-    app.local_chain.stop()  # the RPC endpoint and the chain behind the grid's payouts both gone
+    app.local_grid.stop_chain()  # the RPC endpoint and the chain behind the grid's payouts both gone
     started = time.monotonic()
     with pytest.raises(WalletError, match="unreachable"):
         with app.wallet.chain_client(rpc_url=rpc_url, timeout=2) as client:
@@ -119,5 +119,5 @@ def test_rpc_down_then_back_payouts_reconcile(services: tuple[Services, str]) ->
     assert app.grid_client.credits().unpaid > 0  # credited, not paid: the node kept working
     assert node.status().state in {"working", "waiting"}
 
-    app.local_chain.start()  # back: the grid's payout worker retries, the node's sync marks rows paid
+    app.local_grid.start_chain()  # back: the grid's payout worker retries, the node's sync marks rows paid
     assert_reconciled(app, [first, *during])

@@ -62,7 +62,7 @@ def test_submit_lease_run_result_credit_payout(
         LocalChain(tmp_path / "chain") as chain,
         LocalGrid(tmp_path / "grid", chain, config=GridConfig(demo_feed=False)) as grid,
     ):
-        client = GridClient(grid.url, KeypairKeystore(Keypair()), store=store, bus=bus)
+        client = GridClient(grid.url, KeypairKeystore(Keypair()), bus=bus)
         runner = JobRunner(docker_client, JobLimits(), app_paths, bus, store, instance_id="grid-loop-test")
         try:
             client.register(NodeRegistration(app_version="test", payout_address=cold_wallet))
@@ -74,10 +74,9 @@ def test_submit_lease_run_result_credit_payout(
             result = runner.run(lease.grid_job(), lease.gpu_uuid)
             assert result.status == "succeeded", result.reason
             client.heartbeat(lease, progress=1.0)
-            outcome = client.submit_result(job_id, lease.attempt, result_payload(result))
-            assert outcome.delivered and outcome.accepted is not None
-            amount = outcome.accepted.amount
-            assert amount == outcome.accepted.seconds_billed * price and amount > 0
+            accepted = client.deliver_result(job_id, lease.attempt, result_payload(result))
+            amount = accepted.amount
+            assert amount == accepted.seconds_billed * price and amount > 0
 
             status = job(grid, job_id)
             assert status["state"] == "succeeded"

@@ -1,4 +1,5 @@
-"""Results survive the grid being down: kept in the store's outbox, delivered after it returns, credited once."""
+"""Results survive the grid being down: kept in the node's outbox (hostapp/node/outbox.py, over its store),
+delivered after the grid returns, credited once; a refused one leaves the outbox."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from hostapp.events import Event, EventBus
-from hostapp.grid.client import GridClient, GridUnavailable
+from hostapp.grid.client import GridClient, GridRejected, GridUnavailable
 from hostapp.grid.models import JobResult
 from hostapp.localgrid.server import GridConfig, LocalGrid
+from hostapp.node.outbox import Outbox
 from hostapp.store import Store
 
 from .conftest import KeypairSigner, job, submit
@@ -23,7 +25,8 @@ def test_result_delivered_after_the_grid_returns_is_credited_once(tmp_path: Path
     bus.subscribe("*", events.append)
     grid = LocalGrid(tmp_path / "grid", config=GridConfig(lease_seconds=30))
     grid.start()
-    client = GridClient(grid.url, KeypairSigner(), store=store, bus=bus, timeout=2, retries=2, backoff_base=0.01)
+    client = GridClient(grid.url, KeypairSigner(), bus=bus, timeout=2, retries=2, backoff_base=0.01)
+    outbox = Outbox(store, client)
     try:
         client.register()
         job_id = submit(grid, price=11)
@@ -35,19 +38,19 @@ def test_result_delivered_after_the_grid_returns_is_credited_once(tmp_path: Path
         with pytest.raises(GridUnavailable):
             client.heartbeat(lease)
         time.sleep(1.1)
-        outcome = client.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
+        outcome = outbox.submit(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
         assert not outcome.delivered
-        assert client.outbox_size() == 1
-        assert client.flush_outbox().remaining == 1  # still down: kept
+        assert outbox.size() == 1
+        assert outbox.flush().remaining == 1  # still down: kept
         row = store.query("SELECT tries, last_error FROM outbox")[0]
         assert row["tries"] >= 2 and "unreachable" in row["last_error"]
 
         grid = LocalGrid(tmp_path / "grid", port=port, config=GridConfig(lease_seconds=30))
         grid.start()
-        report = client.flush_outbox()
+        report = outbox.flush()
         assert (report.delivered, report.rejected, report.remaining) == (1, 0, 0)
         # Delivering the same result again (e.g. the app died before deleting the row) changes nothing.
-        again = client.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
+        again = outbox.submit(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
         assert again.accepted is not None and again.accepted.duplicate is True
         credits = client.credits()
         assert credits.credited == 11 and len(credits.entries) == 1
@@ -68,10 +71,10 @@ def test_rejected_result_leaves_the_outbox_and_is_published(tmp_path: Path) -> N
     rejected: list[Event] = []
     bus.subscribe("grid.rejected", rejected.append)
     with LocalGrid(tmp_path / "grid", config=GridConfig()) as grid:
-        client = GridClient(grid.url, KeypairSigner(), store=store, bus=bus, retries=0)
+        client = GridClient(grid.url, KeypairSigner(), bus=bus, retries=0)
         client.register()
-        with pytest.raises(Exception, match="no_lease"):
-            client.submit_result("job-unknown", 1, JobResult(status="succeeded", run_seconds=1))
+        with pytest.raises(GridRejected, match="no_lease"):
+            Outbox(store, client).submit("job-unknown", 1, JobResult(status="succeeded", run_seconds=1))
         client.close()
     assert store.query("SELECT COUNT(*) FROM outbox")[0][0] == 0
     assert rejected and rejected[0].data["status"] == 404 and rejected[0].data["code"] == "no_lease"

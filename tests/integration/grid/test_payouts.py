@@ -33,8 +33,8 @@ def run_jobs(grid: LocalGrid, client: GridClient, count: int) -> None:
         job_id = submit(grid, price=PRICE, timeout=60)
         lease = client.lease(wait_seconds=5)
         assert lease is not None and lease.job_id == job_id
-        outcome = client.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
-        assert outcome.accepted is not None and outcome.accepted.amount == PRICE
+        accepted = client.deliver_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
+        assert accepted.amount == PRICE
 
 
 def all_paid(client: GridClient, expected: int) -> Credits | None:

@@ -77,9 +77,8 @@ def test_lease_heartbeat_result_credit(grid: LocalGrid, node: GridClient) -> Non
     assert 0 < lease.expires_in() <= 30
     node.heartbeat(lease, progress=0.5, telemetry={"gpu_temp_c": 61})
     time.sleep(1.1)
-    outcome = node.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1, logs="hello"))
-    assert outcome.delivered and outcome.accepted is not None
-    assert outcome.accepted.seconds_billed == 1 and outcome.accepted.amount == 7
+    accepted = node.deliver_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1, logs="hello"))
+    assert accepted.seconds_billed == 1 and accepted.amount == 7
     assert job(grid, job_id)["state"] == "succeeded"
     credits = node.credits()
     assert credits.credited == 7 and credits.unpaid == 7 and len(credits.entries) == 1
@@ -91,11 +90,10 @@ def test_result_submit_is_idempotent(grid: LocalGrid, node: GridClient) -> None:
     assert lease is not None
     time.sleep(1.1)
     result = JobResult(status="succeeded", run_seconds=1)
-    first = node.submit_result(job_id, lease.attempt, result)
-    second = node.submit_result(job_id, lease.attempt, result)
-    assert first.accepted is not None and second.accepted is not None
-    assert (first.accepted.duplicate, second.accepted.duplicate) == (False, True)
-    assert second.accepted.amount == first.accepted.amount == 3
+    first = node.deliver_result(job_id, lease.attempt, result)
+    second = node.deliver_result(job_id, lease.attempt, result)
+    assert (first.duplicate, second.duplicate) == (False, True)
+    assert second.amount == first.amount == 3
     assert node.credits().credited == 3
 
 
@@ -104,19 +102,18 @@ def test_metering_is_capped_by_the_grids_clock_and_the_timeout(grid: LocalGrid, 
     lease = node.lease(wait_seconds=2)
     assert lease is not None
     time.sleep(1.1)
-    outcome = node.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=3600))
-    assert outcome.accepted is not None
-    assert (outcome.accepted.seconds_billed, outcome.accepted.amount) == (1, 5)
+    accepted = node.deliver_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=3600))
+    assert (accepted.seconds_billed, accepted.amount) == (1, 5)
 
 
 def test_failed_job_is_not_credited(grid: LocalGrid, node: GridClient) -> None:
     job_id = submit(grid)
     lease = node.lease(wait_seconds=2)
     assert lease is not None
-    outcome = node.submit_result(
+    accepted = node.deliver_result(
         job_id, lease.attempt, JobResult(status="failed", run_seconds=1, exit_codes={"hello": 1})
     )
-    assert outcome.accepted is not None and outcome.accepted.amount == 0
+    assert accepted.amount == 0
     assert job(grid, job_id)["state"] == "failed"
     assert node.credits().credited == 0
 
@@ -128,7 +125,7 @@ def test_another_nodes_lease_cannot_be_used(grid: LocalGrid, node: GridClient) -
     with GridClient(grid.url, KeypairSigner(), retries=0) as thief:
         thief.register()
         with pytest.raises(GridRejected) as info:
-            thief.submit_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
+            thief.deliver_result(job_id, lease.attempt, JobResult(status="succeeded", run_seconds=1))
     assert info.value.status == 404
 
 
@@ -158,9 +155,9 @@ def test_lease_expiry_reoffers_the_job(tmp_path: Path) -> None:
         with pytest.raises(LeaseLost):
             first.heartbeat(lease)
         # The late first node may still deliver (it did the work); the job is then completed once.
-        second.submit_result(job_id, 2, JobResult(status="succeeded", run_seconds=1))
+        second.deliver_result(job_id, 2, JobResult(status="succeeded", run_seconds=1))
         with pytest.raises(GridRejected) as info:
-            first.submit_result(job_id, 1, JobResult(status="succeeded", run_seconds=1))
+            first.deliver_result(job_id, 1, JobResult(status="succeeded", run_seconds=1))
         assert info.value.code == "job_completed"
         first.close()
         second.close()

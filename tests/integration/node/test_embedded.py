@@ -1,7 +1,8 @@
 """The embedded default end to end, and the headless node as a process a user or a script drives.
 
-Real parts: the local grid over HTTP, the LiteSVM chain behind JSON-RPC read with solana-py, the
-wallet in the real Secret Service, jobs in the real Docker engine, the control socket.
+Real parts: the local grid over HTTP (in its own process, `python -m hostapp.localgrid`), the LiteSVM
+chain behind JSON-RPC read with solana-py, the wallet in the real Secret Service, jobs in the real
+Docker engine, the control socket.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,7 @@ def test_embedded_default_runs_demo_jobs_and_pays_the_wallet(hostapp_home: Path,
     try:
         node = services.start_node()
         assert services.uses_local_grid and services.grid_url().startswith("http://127.0.0.1:")
+        assert services.local_grid.running and services.local_grid.pid != os.getpid()  # the grid is not the host
         ledger = Ledger(services.store)
 
         def paid_rows() -> list[Any]:
@@ -207,3 +211,75 @@ def test_headless_node_control_socket_and_kill_9_mid_job(
         except subprocess.TimeoutExpired:
             process.kill()
     assert "Traceback" not in log.read_text()
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except (ProcessLookupError, OSError):
+        return False
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_node_starts_the_grid_process_and_takes_it_down_when_it_goes(
+    hostapp_home: Path, tmp_path: Path, how: signal.Signals
+) -> None:
+    """`hostapp node` with no grid URL: the embedded grid runs as the node's child, answers over HTTP, and
+    exits within seconds when the node stops (SIGTERM: the node stops it) or is killed -9 (its stdin,
+    the node's pipe, reaches EOF)."""
+    hostapp("wallet", "create", "--yes-i-wrote-it-down")
+    endpoint = hostapp_home / "data" / "local-grid" / "endpoint.json"
+    with (tmp_path / "node.log").open("a") as handle:
+        node = subprocess.Popen(
+            [sys.executable, "-m", "hostapp", "node"], stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
+    try:
+        wait_for(endpoint.exists, what="the embedded grid's endpoint file")
+        served = json.loads(endpoint.read_text())
+        grid_pid = int(served["pid"])
+        assert grid_pid != node.pid and process_alive(grid_pid)
+        assert httpx.get(served["url"] + "/v1/health", timeout=10).json()["status"] == "ok"
+        wait_for(lambda: status()["state"] in ("waiting", "working"), what="the node at work on the embedded grid")
+        node.send_signal(how)
+        code = node.wait(30)
+        gone = time.monotonic()
+        wait_for(lambda: not process_alive(grid_pid), timeout=15, what="the grid process gone after the node")
+        assert time.monotonic() - gone < 5
+        assert not endpoint.exists()  # it stopped cleanly, not killed in turn
+        if how == signal.SIGTERM:
+            assert code == 0 and "Traceback" not in (tmp_path / "node.log").read_text()
+    finally:
+        if node.poll() is None:
+            node.kill()
+
+
+HEAVY = ("fastapi", "uvicorn", "starlette")
+GRID_SIDE = ("hostapp.localgrid.server", "hostapp.localgrid.store", "hostapp.chain.runtime", "hostapp.chain.rpc")
+
+
+def test_node_on_the_embedded_grid_loads_no_web_server_and_no_chain(hostapp_home: Path) -> None:
+    """The node's own process, started on the embedded grid, imports no web framework and neither the grid's
+    store nor the LiteSVM chain runtime: those live in the grid process. (`import solders` itself loads
+    solders.litesvm, a thin wrapper of the same extension the wallet signs with, so that name proves nothing.)"""
+    hostapp("wallet", "create", "--yes-i-wrote-it-down")
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        from hostapp.app import build_services
+        services = build_services(setup_logs=False)
+        try:
+            node = services.start_node()
+            assert services.uses_local_grid and services.local_grid.running
+            node.sync_credits()  # a signed call answered by the grid process
+            heavy, grid_side = {HEAVY!r}, {GRID_SIDE!r}
+            print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in grid_side)))
+        finally:
+            services.close()
+        """
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=dict(os.environ)
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == []

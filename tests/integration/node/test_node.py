@@ -75,7 +75,6 @@ class Harness:
         self.client = GridClient(
             grid.url,
             KeypairKeystore(Keypair()),
-            store=self.store,
             bus=self.bus,
             timeout=5,
             retries=1,
