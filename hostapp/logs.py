@@ -171,8 +171,13 @@ repeats = RepeatedWarnings()
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 
-def setup_logging(logs_dir: Path | None, level: int = logging.INFO, console: bool = False) -> None:
-    """Install the redactor on every handler of the root logger, and a rotating file handler."""
+def setup_logging(
+    logs_dir: Path | None, level: int = logging.INFO, console: bool = False, file_name: str = "hostapp.log"
+) -> None:
+    """Install the redactor on every handler of the root logger, and a rotating file handler.
+
+    One file per process (`file_name`): the node writes hostapp.log, the tray tray.log; two processes
+    rotating one file would lose lines."""
     root = logging.getLogger()
     root.setLevel(level)
     repeats.reset()
@@ -184,7 +189,7 @@ def setup_logging(logs_dir: Path | None, level: int = logging.INFO, console: boo
     if logs_dir is not None:
         logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         file_handler = logging.handlers.RotatingFileHandler(
-            logs_dir / "hostapp.log", maxBytes=LOG_FILE_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+            logs_dir / file_name, maxBytes=LOG_FILE_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
         )
         handlers.append(file_handler)
     if console:

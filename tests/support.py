@@ -96,3 +96,33 @@ def gpu_sample(temperature_c: int = 60, power_w: float = 212.5) -> Any:
         clock_memory_mhz=9000,
         throttle_reasons=(),
     )
+
+
+def in_process_node(services: Any) -> Any:
+    """The node's control side (hostapp/node/daemon.py) over `services`, serving its real control
+    socket in this process and starting the node once a wallet with a confirmed backup exists, as
+    `hostapp node --wait-for-wallet` does. Stop it with `.stop()`."""
+    from hostapp.node.daemon import NodeDaemon
+
+    daemon = NodeDaemon(services)
+    daemon.serve()
+    daemon.start()
+    return daemon
+
+
+def tray_services(daemon: Any) -> tuple[Any, Any]:
+    """The tray's services and link to `daemon`, over its control socket only (as the tray app builds
+    them), once the node gave its first answer. Returns (GuiServices, NodeLink)."""
+    from hostapp.config.settings import load_settings
+    from hostapp.control.client import NodeClient, NodeSupervisor
+    from hostapp.events import EventBus
+    from hostapp.gui.remote import NodeLink
+    from hostapp.gui.wiring import build_gui_services
+
+    paths = daemon.services.paths
+    client = NodeClient(paths.control_socket)
+    # A supervisor that never spawns: the node under test is `daemon`.
+    link = NodeLink(client, NodeSupervisor(client, paths.logs / "node-console.log", argv=["false"]), EventBus())
+    link.start()
+    wait_for(lambda: link.refresh().state.value != "starting", timeout=10, what="the node's first status")
+    return build_gui_services(paths, load_settings(paths.settings_file).settings, link), link

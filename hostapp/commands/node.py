@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from typing import Any
 
 
 def add_parser(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "node", help="run headless: take grid jobs by the schedule (Ctrl-C or SIGTERM to stop)"
+        "node", help="run the node: take grid jobs by the schedule (Ctrl-C or SIGTERM to stop)"
     )
     parser.add_argument("--grid-url", help="use this grid instead of the settings' (default: the embedded local grid)")
+    parser.add_argument(
+        "--wait-for-wallet",
+        action="store_true",
+        help="serve the control socket and wait for a wallet with a confirmed backup instead of exiting "
+        "(how the tray app starts the node)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -25,10 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from hostapp.control.transport import ControlError
     from hostapp.events import Event
     from hostapp.jobs.engine import EngineUnavailable
+    from hostapp.node.daemon import NodeDaemon, run_until_stopped
     from hostapp.wallet.service import WalletError
 
     services = build_services()
-    services.passphrase = terminal_passphrase
+    services.passphrase = terminal_passphrase if sys.stdin is not None and sys.stdin.isatty() else None
     logging.getLogger().addHandler(_console())
     if args.grid_url:
         services.settings.grid.url = args.grid_url
@@ -44,19 +52,29 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    daemon = NodeDaemon(services, require_backup=args.wait_for_wallet)
     try:
-        node = services.start_node()
-        where = services.grid_url()
-        print(f"hostapp node: wallet {services.grid_client.signer.pubkey}, grid {where}", flush=True)
-        print(f"hostapp node: {node.status().headline}", flush=True)
-        stop.wait()
+        daemon.serve()
+        if args.wait_for_wallet:
+            daemon.start()
+            print(f"hostapp node: control socket {services.paths.control_socket}", flush=True)
+        else:
+            node = daemon.start_now()
+            print(f"hostapp node: wallet {services.grid_client.signer.pubkey}, grid {services.grid_url()}", flush=True)
+            print(f"hostapp node: {node.status().headline}", flush=True)
     except WalletError as exc:
+        daemon.stop()
         raise CliError(f"{exc} (create one with `hostapp wallet create`)") from exc
     except (EngineUnavailable, ControlError) as exc:
+        daemon.stop()
         raise CliError(str(exc)) from exc
+    except BaseException:
+        daemon.stop()
+        raise
+    try:
+        run_until_stopped(daemon, stop)
     finally:
         print("hostapp node: stopping", flush=True)
-        services.close()
     return 0
 
 

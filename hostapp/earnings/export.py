@@ -6,8 +6,8 @@ import csv
 import datetime as dt
 from typing import TextIO
 
-from hostapp.earnings.queries import EarningsQueries, electricity_cost_milli
-from hostapp.node.ledger import row_of
+from hostapp.earnings.queries import EarningsReader, electricity_cost_milli
+from hostapp.earnings.rows import row_of
 
 CSV_HEADER = (
     "job_id",
@@ -50,7 +50,7 @@ def _iso(timestamp: float | None) -> str:
 
 
 def export_csv(
-    queries: EarningsQueries,
+    queries: EarningsReader,
     out: TextIO,
     since: dt.datetime | None = None,
     token_decimals: int = 6,

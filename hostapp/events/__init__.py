@@ -61,11 +61,22 @@ class EventBus:
         event = Event(topic, data)
         with self._lock:
             handlers = [*self._handlers.get(topic, ()), *self._handlers.get(WILDCARD, ())]
+        self._run(handlers, event)
+
+    def deliver(self, topic: str, data: dict[str, Any]) -> None:
+        """An event checked where it was published (the node, whose events reach the tray over the
+        control socket): handed to the subscribers as it came, without loading the contracts here."""
+        event = Event(topic, data)
+        with self._lock:
+            handlers = [*self._handlers.get(topic, ()), *self._handlers.get(WILDCARD, ())]
+        self._run(handlers, event)
+
+    def _run(self, handlers: list[Handler], event: Event) -> None:
         for handler in handlers:
             try:
                 handler(event)
             except Exception:
-                log.exception("event handler for %s failed", topic)
+                log.exception("event handler for %s failed", event.topic)
 
     def _check(self, topic: str, data: dict[str, Any]) -> None:
         from hostapp.events.topics import EventContractError, check  # pydantic: loaded on the first publish

@@ -144,6 +144,24 @@ class JobThawed(Topic):
     job_id: str
 
 
+class ServiceHealth(Topic):
+    """A service op's health changed (hostapp/services/host.py): starting, ready or unhealthy."""
+
+    job_id: str
+    op_id: str
+    state: Literal["starting", "ready", "unhealthy"]
+    detail: str
+
+
+class ServiceTunnel(Topic):
+    """A service job's tunnel to the grid's edge opened or closed (with the reason)."""
+
+    job_id: str
+    state: Literal["open", "closed"]
+    ports: list[int] | None = None
+    reason: str | None = None
+
+
 class JobPullProgress(Topic):
     job_id: str | None  # None for a pre-pull
     image: str
@@ -251,6 +269,22 @@ class WalletChain(Topic):
     reason: str | None
 
 
+class SettingsChanged(Topic):
+    source: str  # who saved them ("control": the tray or a control client)
+
+
+class ControlAttached(Topic):
+    """The first line of the node's event stream (hostapp/node/daemon.py): its status now."""
+
+    status: dict[str, Any]  # a NodeSnapshot (hostapp/control/status.py) as JSON
+
+
+class ControlLink(Topic):
+    """On the tray's bus only (hostapp/gui/remote.py): the link to the node came up or went down."""
+
+    up: bool
+
+
 TOPICS: dict[str, type[Topic]] = {
     "node.state": NodeStateChanged,
     "node.job_started": NodeJobStarted,
@@ -267,6 +301,8 @@ TOPICS: dict[str, type[Topic]] = {
     "job.log": JobLog,
     "job.frozen": JobFrozen,
     "job.thawed": JobThawed,
+    "service.health": ServiceHealth,
+    "service.tunnel": ServiceTunnel,
     "job.pull.progress": JobPullProgress,
     "resource.progress": ResourceProgress,
     "gpu.telemetry": GpuTelemetry,
@@ -283,6 +319,9 @@ TOPICS: dict[str, type[Topic]] = {
     "wallet.payout_address": WalletPayoutAddress,
     "wallet.withdrawn": WalletWithdrawn,
     "wallet.chain": WalletChain,
+    "settings.changed": SettingsChanged,
+    "control.attached": ControlAttached,
+    "control.link": ControlLink,
 }
 
 

@@ -24,15 +24,15 @@ from hostapp.gui.single_instance import SingleInstance
 from hostapp.gui.tray import TrayController
 
 if TYPE_CHECKING:
-    from hostapp.app import Services
     from hostapp.config.paths import AppPaths
     from hostapp.gui.main_window import MainWindow
     from hostapp.gui.notifications import Notifier
+    from hostapp.gui.remote import NodeLink
     from hostapp.gui.wiring import GuiServices
 
 log = logging.getLogger(__name__)
 
-FIRST_RUN_KEY = "gui.first_run_done"
+FIRST_RUN_MARKER = "first-run-done"  # in the config folder: the wizard ran once
 
 
 @dataclass
@@ -129,35 +129,35 @@ NO_WALLET = "the setup window is open: create or import a wallet there"
 
 
 def wallet_ready(services: GuiServices) -> bool:
-    """A wallet whose seed backup is confirmed exists (reads the keyring record: a worker-thread call)."""
-    summary = services.wallet.summary() if services.wallet is not None else None
+    """A wallet whose seed backup is confirmed exists (asks the node: a worker-thread call)."""
+    try:
+        summary = services.wallet.summary() if services.wallet is not None else None
+    except ValueError:
+        return False  # no node answers: the tray says so, the wizard cannot help
     return summary is not None and summary.backup_confirmed
 
 
 def start_or_set_up(services: GuiServices, tray_app: TrayApp, set_up: Callable[[], None]) -> None:
-    """After the tray icon shows: on a worker thread, start the core node (Docker, grid, wallet key)
-    if a wallet is ready; otherwise call `set_up` (the first-run wizard) on the GUI thread. A node
-    that cannot start (Docker down, grid refused) shows as *Stopped — reason* in the tray."""
-    from hostapp.gui.wiring import CoreNode
+    """After the tray icon shows: on a worker thread, find or start the node and follow its events;
+    then, if it has no wallet with a confirmed backup, call `set_up` (the first-run wizard) on the GUI
+    thread. The node waits for the wallet on its own and starts working once it exists."""
+    from hostapp.gui.remote import RemoteNode
     from hostapp.gui.workers import run_in_background
 
-    node = services.node
-    if not isinstance(node, CoreNode):
+    if not isinstance(services.node, RemoteNode):
         return
+    link = services.node.link
 
-    def check_and_start() -> bool:
-        if not wallet_ready(services):
-            return False
-        node.start_blocking()
-        return True
+    def attach_and_check() -> bool:
+        link.start()
+        return (not link.up and link.snapshot.state.value == "stopped") or wallet_ready(services)
 
-    def done(started: bool) -> None:
-        if not started:
-            node.wait_for_wallet(NO_WALLET)
+    def done(ready: bool) -> None:
+        if not ready:
             set_up()
-        tray_app.tray.apply_status(node.status())
+        tray_app.tray.apply_status(services.node.status())
 
-    run_in_background(check_and_start, done, lambda _exc: tray_app.tray.apply_status(node.status()))
+    run_in_background(attach_and_check, done, lambda _exc: tray_app.tray.apply_status(services.node.status()))
 
 
 def show_wizard(services: GuiServices, tray_app: TrayApp) -> None:
@@ -167,24 +167,24 @@ def show_wizard(services: GuiServices, tray_app: TrayApp) -> None:
     tray_app.wizard = wizard  # kept alive while open
 
     def finished(_code: int) -> None:
-        services.store.set_kv(FIRST_RUN_KEY, "1")
-        # Started only with a confirmed wallet; otherwise the tray keeps saying why it is stopped.
-        start_or_set_up(services, tray_app, lambda: None)
+        mark_first_run_done(services.paths)
+        tray_app.tray.apply_status(services.node.status())
 
     wizard.finished.connect(finished)
     wizard.show()
 
 
-def build_core(paths: AppPaths, bus: EventBus) -> Services:
-    """The composition root's services over the bus the tray already listens to."""
-    from hostapp.app import Services, load_context
-    from hostapp.gui.passphrase import PassphrasePrompt
-    from hostapp.logs import setup_logging
+def mark_first_run_done(paths: AppPaths) -> None:
+    (paths.config / FIRST_RUN_MARKER).touch()
 
-    context = load_context(paths)
-    setup_logging(context.paths.logs)
-    # Without a secure keyring the wallet key is in a passphrase-encrypted file: ask for it in a dialog.
-    return Services(context, bus=bus, passphrase=PassphrasePrompt())
+
+def connect_to_node(paths: AppPaths, bus: EventBus) -> NodeLink:
+    """The tray's link to the node process (started detached when none answers)."""
+    from hostapp.control.client import NodeClient, NodeSupervisor
+    from hostapp.gui.remote import NodeLink
+
+    client = NodeClient(paths.control_socket)
+    return NodeLink(client, NodeSupervisor(client, paths.logs / "node-console.log"), bus)
 
 
 @dataclass
@@ -193,7 +193,7 @@ class Launch:
     instance: SingleInstance
     tray_app: TrayApp
     paths: AppPaths
-    core: Services | None = None
+    link: NodeLink | None = None
 
 
 def launch() -> Launch | None:
@@ -211,13 +211,19 @@ def launch() -> Launch | None:
 
 
 def finish_start(started: Launch, show_window: bool = False) -> None:
-    """After the icon shows: the core, the GUI services, then the node or the wizard, then the window."""
+    """After the icon shows: settings, the link to the node, the GUI services, then the wizard or the
+    window. The node itself runs in its own process (`hostapp node`); closing the tray never stops it."""
+    from hostapp.config.settings import load_settings
     from hostapp.gui.wiring import build_gui_services
+    from hostapp.logs import setup_logging
 
     tray_app = started.tray_app
-    core = build_core(started.paths, tray_app.bridge.bus)
-    started.core = core
-    services = build_gui_services(core)
+    paths = started.paths
+    setup_logging(paths.logs, file_name="tray.log")
+    settings = load_settings(paths.settings_file).settings
+    link = connect_to_node(paths, tray_app.bridge.bus)
+    started.link = link
+    services = build_gui_services(paths, settings, link)
     tray_app.attach(services)
     started.instance.raise_requested.connect(tray_app.open_dashboard)
     start_or_set_up(services, tray_app, lambda: show_wizard(services, tray_app))
@@ -226,8 +232,8 @@ def finish_start(started: Launch, show_window: bool = False) -> None:
             log.warning("no system tray on this desktop: closing the window quits hostapp")
             tray_app.window.keep_in_tray = False
         tray_app.open_dashboard()
-    # Otherwise the window (every page, ~30 MB) is built when first opened: most days the app
-    # lives in the tray only (idle RSS target ≤ 100 MB), and opening it takes well under a second.
+    # Otherwise the window (every page) is built when first opened: most days the app lives in the
+    # tray only (idle RSS target ≤ 80 MB), and opening it takes well under a second.
 
 
 def run(show_window: bool = False) -> int:
@@ -248,5 +254,5 @@ def run(show_window: bool = False) -> int:
     finally:
         started.tray_app.bridge.close()
         started.instance.release()
-        if started.core is not None:
-            started.core.close()
+        if started.link is not None:
+            started.link.close()  # the node keeps running: it is its own process

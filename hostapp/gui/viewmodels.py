@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
+
+from hostapp.wallet.actions import Balances as Balances
+from hostapp.wallet.actions import CreatedWallet as CreatedWallet
+from hostapp.wallet.actions import WalletSummary as WalletSummary
+from hostapp.wallet.actions import WithdrawalPlan as WithdrawalPlan
 
 if TYPE_CHECKING:
     # Types only: the schedule package costs ~300 ms to import, and this module is on the way to
@@ -294,48 +299,6 @@ class ScheduleService(Protocol):
     def save_rules(self, rules: Rules) -> None: ...
 
     def now(self) -> ScheduleNow: ...
-
-
-@dataclass(frozen=True)
-class Balances:
-    sol_lamports: int | None
-    token_base_units: int | None
-    token_decimals: int = 6
-    problem: str | None = None  # why a balance is unknown (RPC unreachable, no wallet, …)
-
-
-@dataclass(frozen=True, repr=False)
-class CreatedWallet:
-    """A new wallet: its seed phrase is shown once, then `confirm_positions` words are asked back."""
-
-    address: str
-    phrase: str
-    confirm_positions: tuple[int, ...]  # 1-based
-
-    def __repr__(self) -> str:  # never the phrase in a log or a traceback
-        return f"CreatedWallet(address={self.address})"
-
-
-@dataclass(frozen=True)
-class WalletSummary:
-    address: str
-    backup_confirmed: bool
-    payout_address: str  # the configured one, else the wallet itself
-    kept_in: str  # the secret's backend ("SecretService Keyring", "encrypted-file")
-
-
-@dataclass(frozen=True)
-class WithdrawalPlan:
-    """A signed, not yet sent withdrawal with its fee: shown to the user before `send_withdrawal`."""
-
-    asset: str  # "SOL" or "token"
-    amount: int  # base units
-    decimals: int
-    destination: str
-    fee_lamports: int
-    rent_lamports: int
-    summary: str  # one line: amount, destination, fee (and rent when a token account is opened)
-    handle: object = field(repr=False, default=None)  # the core plan, passed back unchanged
 
 
 class WalletActions(Protocol):

@@ -73,6 +73,25 @@ class DoctorReport:
     def ok(self) -> bool:
         return all(c.status is not Status.FAIL for c in self.checks)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DoctorReport:
+        """The report `hostapp doctor --json` printed (how the tray runs the checks, in their own process)."""
+        checks = []
+        for raw in data["checks"]:
+            summary = str(raw["summary"])
+            meaning = str(raw.get("meaning") or "")
+            checks.append(
+                Check(
+                    str(raw["id"]),
+                    Status(raw["status"]),
+                    summary,
+                    raw.get("hint"),
+                    dict(raw.get("details") or {}),
+                    "" if meaning == summary else meaning,
+                )
+            )
+        return cls(checks)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": DOCTOR_FORMAT,
@@ -326,6 +345,10 @@ def run_checks(paths: AppPaths, settings: Settings, only: Callable[[str], bool] 
         check_grid(settings),
         check_node(paths),
     ]
+    if settings.grid.backend == "nosana":  # beta: the network's own requirements, each with its fix
+        from hostapp.nosana.checks import nosana_checks
+
+        checks += nosana_checks(paths, settings, checks)
     if sys.platform == "win32":
         checks = [for_windows(c) for c in checks]
     return DoctorReport([c for c in checks if only(c.id)])

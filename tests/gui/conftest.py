@@ -40,20 +40,38 @@ def fail_on_qt_warnings() -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def gui_services(hostapp_home: Path, qapp: object, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def node_daemon(hostapp_home: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The node process's control side, in this process: the real NodeDaemon over real services and a
+    real control socket (tests/support.py in_process_node). The tray under test reaches it only
+    through that socket, as it does in use."""
     # The autostart toggle writes real XDG autostart files: into this test's folder, not ~/.config.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(hostapp_home / "xdg-config"))
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(hostapp_home / "xdg-config-dirs"))
     from hostapp.app import build_services
-    from hostapp.gui.wiring import build_gui_services
+    from tests.support import in_process_node
 
-    core = build_services(setup_logs=False)
-    services = build_gui_services(core)
-    yield services
+    daemon = in_process_node(build_services(setup_logs=False))
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def node_store(node_daemon):  # type: ignore[no-untyped-def]
+    """The node's store: where tests put the jobs and ledger rows the pages then ask the node for."""
+    return node_daemon.services.store
+
+
+@pytest.fixture
+def gui_services(node_daemon, qapp: object):  # type: ignore[no-untyped-def]
     from hostapp.gui.workers import wait_for_background
+    from tests.support import tray_services
 
+    services, link = tray_services(node_daemon)
+    yield services
     wait_for_background()
-    core.close()
+    link.close()
+    node_daemon.stop()  # ends the event stream at once (the fixture's own stop then finds it stopped)
+    link.close(wait=10)  # no thread of this test left to touch objects in the next one
 
 
 @pytest.fixture

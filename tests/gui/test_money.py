@@ -30,7 +30,7 @@ def demo_grid(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_dashboard_and_earnings_show_money_from_the_grid_rate_with_its_age_and_an_estimate(
-    gui_services, demo_grid, qtbot
+    gui_services, demo_grid, qtbot, node_store
 ) -> None:
     from hostapp.gui.bridge import EventBridge
     from hostapp.gui.pages.dashboard import DashboardPage
@@ -51,7 +51,7 @@ def test_dashboard_and_earnings_show_money_from_the_grid_rate_with_its_age_and_a
     earnings.refresh()
     assert earnings.summary.text().startswith("7 days: 0.00 GRID ≈ $0.00 earned")
 
-    ledger = Ledger(services.store, services.bus)  # publishes ledger.changed: both pages refresh on it
+    ledger = Ledger(node_store, services.bus)  # publishes ledger.changed: both pages refresh on it
     now = time.time()
     ledger.start("job-1", 1, "GPU-abc", 1000, started_at=now - 1800)
     ledger.credit("job-1", 1, 1800, 3_000_000, ended_at=now - 60)  # 3 GRID in the last half hour

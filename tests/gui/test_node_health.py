@@ -15,14 +15,14 @@ pytestmark = [pytest.mark.gui]
 @pytest.mark.keyring
 @pytest.mark.docker
 @pytest.mark.slow
-def test_a_refused_node_shows_its_fix_and_start_and_diagnostics_say_why(tray_app, qtbot, grid) -> None:
+def test_a_refused_node_shows_its_fix_and_start_and_diagnostics_say_why(tray_app, node_daemon, qtbot, grid) -> None:
     from hostapp.gui.app import start_or_set_up
 
     services = tray_app.services
-    wallet = services.wallet.service
+    node_daemon.services.settings.grid.url = f"{grid.url}/not-a-grid"  # the node's settings: it connects
+    wallet = node_daemon.services.wallet
     wallet.create()
     wallet.skip_backup_confirmation()
-    services.settings.grid.url = f"{grid.url}/not-a-grid"
     start_or_set_up(services, tray_app, lambda: pytest.fail("the wizard opened although a wallet exists"))
     tray = tray_app.tray
     qtbot.waitUntil(lambda: tray.status.state is NodeState.ERROR, timeout=60_000)
@@ -38,7 +38,7 @@ def test_a_refused_node_shows_its_fix_and_start_and_diagnostics_say_why(tray_app
     tray.action("Start").trigger()
     assert tray.start_refusal is not None and "grid refused registration" in tray.start_refusal
 
-    problem = services.node.node.status().problem
+    problem = node_daemon.node.status().problem
     assert problem is not None and problem.reason.startswith("grid refused registration")
     assert problem.reason in tray.start_refusal and problem.fix in tray.start_refusal
     assert problem.fix in page.message.text() and checks["node"].hint == problem.fix

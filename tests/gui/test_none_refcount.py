@@ -59,10 +59,11 @@ class JobLives:
     """Publishes, in order, what the runner, the node and the ledger publish for one job from start to
     payout (EVENTS_PER_JOB events), with the store rows the pages read back; then lets the GUI handle them."""
 
-    def __init__(self, tray_app: Any, qtbot: Any) -> None:
+    def __init__(self, tray_app: Any, qtbot: Any, store: Any) -> None:
         self.services = tray_app.services
+        self.store = store  # the node's: the pages read it back through the node
         self.window = tray_app.window
-        self.ledger = Ledger(self.services.store, self.services.bus)
+        self.ledger = Ledger(self.store, self.services.bus)
         self.qtbot = qtbot
         self.done = 0
         self.events = 0
@@ -74,7 +75,7 @@ class JobLives:
         """As many earlier jobs as the tables hold (Jobs 500 rows, ledger and payouts 200), so each new
         job replaces a row: the None-holding rows the pages keep stay as many as the counts start with."""
         now = time.time() - 86_400
-        with self.services.store.transaction() as conn:
+        with self.store.transaction() as conn:
             conn.executemany(
                 "INSERT INTO jobs (job_id, source, definition, status, created_at, started_at, ended_at) "
                 "VALUES (?, 'grid', '{}', 'succeeded', ?, ?, ?)",
@@ -92,7 +93,7 @@ class JobLives:
     def run_one(self, chatter: int = 0) -> None:
         """One job's life; `chatter` telemetry samples and log lines while it runs, as a real job sends
         (one sample a second per GPU, its output line by line)."""
-        bus, store, ledger = self.services.bus, self.services.store, self.ledger
+        bus, store, ledger = self.services.bus, self.store, self.ledger
         job, now = f"job-{self.done}", time.time()
         self.window.show_page(SHOWN_PAGES[self.done % len(SHOWN_PAGES)])
         store.execute(
@@ -141,8 +142,8 @@ def _drive(lives: JobLives, jobs: int, chatter: int = 0) -> tuple[int, ...]:
     return deltas
 
 
-def test_job_events_keep_none_true_and_false_references(tray_app, qtbot) -> None:
-    lives = JobLives(tray_app, qtbot)
+def test_job_events_keep_none_true_and_false_references(tray_app, qtbot, node_store) -> None:
+    lives = JobLives(tray_app, qtbot, node_store)
     for _ in range(len(SHOWN_PAGES)):  # warm-up: every page shown once, its caches filled
         lives.run_one()
     deltas = _drive(lives, 600 // EVENTS_PER_JOB)
@@ -151,10 +152,10 @@ def test_job_events_keep_none_true_and_false_references(tray_app, qtbot) -> None
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-def test_twenty_thousand_job_events_with_the_window_open(tray_app, qtbot) -> None:
+def test_twenty_thousand_job_events_with_the_window_open(tray_app, qtbot, node_store) -> None:
     """Five times the ~4000 events after which the tray died on the leaking binding, in a real job's
     mix: its life cycle's events around 24 telemetry samples and 24 log lines."""
-    lives = JobLives(tray_app, qtbot)
+    lives = JobLives(tray_app, qtbot, node_store)
     chatter = 24
     deltas = _drive(lives, -(-20_000 // (EVENTS_PER_JOB + 2 * chatter)), chatter)
     assert lives.events >= 20_000

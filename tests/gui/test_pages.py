@@ -28,7 +28,7 @@ def _sample(temperature: int) -> GpuSample:
     return gpu_sample(temperature_c=temperature)
 
 
-def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtbot) -> None:
+def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtbot, node_store) -> None:
     page = tray_app.window.pages["Dashboard"]
     bus = tray_app.services.bus
     threading.Thread(target=lambda: bus.publish("gpu.telemetry", uuid="GPU-abc", index=0, sample=_sample(71))).start()
@@ -37,7 +37,7 @@ def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtb
     assert (gauges.temperature.text(), gauges.utilization.text(), gauges.power.text()) == ("71 °C", "97 %", "212 W")
     assert gauges.memory.value == pytest.approx(75.0)
 
-    ledger = Ledger(tray_app.services.store, bus)  # the ledger's one writer: it publishes ledger.changed
+    ledger = Ledger(node_store, bus)  # the ledger's one writer: it publishes ledger.changed
     ledger.start("job-1", 1, "GPU-abc", 1000, started_at=time.time() - 60)
     threading.Thread(target=lambda: ledger.credit("job-1", 1, 60, 1_500_000)).start()  # from a node thread
     qtbot.waitUntil(lambda: page.earnings_labels["today"].text() == "1.50 GRID")
@@ -101,8 +101,8 @@ def test_schedule_rules_are_validated_and_saved(tray_app, qtbot) -> None:
     assert (rules.idle_minutes, rules.pause_on_battery) == (25, False)
 
 
-def test_earnings_page_pages_the_ledger_charts_and_exports(tray_app, qtbot, tmp_path) -> None:
-    store = tray_app.services.store
+def test_earnings_page_pages_the_ledger_charts_and_exports(tray_app, qtbot, tmp_path, node_store) -> None:
+    store = node_store
     now = time.time()
     with store.transaction() as conn:
         conn.executemany(
@@ -133,15 +133,15 @@ def test_earnings_page_pages_the_ledger_charts_and_exports(tray_app, qtbot, tmp_
     assert page.message.text() == "Exported 450 rows"
 
 
-def test_earnings_payouts_with_explorer_links_and_value_net_of_electricity(tray_app, qtbot) -> None:
+def test_earnings_payouts_with_explorer_links_and_value_net_of_electricity(tray_app, qtbot, node_store) -> None:
     services = tray_app.services
-    ledger = Ledger(services.store)
+    ledger = Ledger(node_store)
     now = time.time()
     for job in ("p1", "p2"):
         ledger.start(job, 1, "GPU-abc", 1000, started_at=now - 120)
         ledger.credit(job, 1, 100, 1_500_000, ended_at=now - 20)
         ledger.mark_paid(job, 1, SIGNATURE)
-    services.store.execute("UPDATE ledger SET energy_mwh = 20000 WHERE job_id = 'p1'")  # 0.02 kWh measured
+    node_store.execute("UPDATE ledger SET energy_mwh = 20000 WHERE job_id = 'p1'")  # 0.02 kWh measured
     settings = services.settings.model_copy(deep=True)
     settings.electricity_milli_per_kwh, settings.token_price_milli = 400, 2000  # 0.40 /kWh; 1 GRID = 2.000
     services.save_settings(settings)
@@ -164,8 +164,8 @@ def test_earnings_payouts_with_explorer_links_and_value_net_of_electricity(tray_
     assert sum(page.gpu_chart.values) == 3_000_000
 
 
-def test_jobs_page_history_search_and_live_log(tray_app, qtbot) -> None:
-    store = tray_app.services.store
+def test_jobs_page_history_search_and_live_log(tray_app, qtbot, node_store) -> None:
+    store = node_store
     for job, status in (("alpha-1", "succeeded"), ("beta-2", "failed")):
         store.execute(
             "INSERT INTO jobs (job_id, source, definition, status, created_at) VALUES (?, 'local', '{}', ?, ?)",
@@ -300,7 +300,9 @@ def test_diagnostics_exports_a_redacted_bundle_off_the_gui_thread(tray_app, qtbo
     assert page.error_box.windowTitle() == "Bundle not saved" and "is a folder" in page.error_box.text()
 
 
-def test_earnings_shows_hostile_grid_text_as_plain_text_and_refreshes_on_ledger_changed(tray_app, qtbot) -> None:
+def test_earnings_shows_hostile_grid_text_as_plain_text_and_refreshes_on_ledger_changed(
+    tray_app, qtbot, node_store
+) -> None:
     """Issue #15 item 4: a forged payout "signature" of HTML, written by an older version from a hostile
     grid, must show as the literal text: no rich text, no clickable link, whatever the cluster."""
     services = tray_app.services
@@ -309,7 +311,7 @@ def test_earnings_shows_hostile_grid_text_as_plain_text_and_refreshes_on_ledger_
     services.save_settings(settings)
     page, dashboard = tray_app.window.pages["Earnings"], tray_app.window.pages["Dashboard"]
     hostile = '<a href="https://evil.example/claim">Claim 123456 GRID</a>'
-    ledger = Ledger(services.store, services.bus)
+    ledger = Ledger(node_store, services.bus)
     ledger.start("<b>job</b>", 1, "GPU-<i>x</i>", 1000, started_at=time.time() - 60)
     ledger.credit("<b>job</b>", 1, 2, 2_000)
     ledger.mark_paid("<b>job</b>", 1, hostile)  # publishes ledger.changed: both pages refresh on it

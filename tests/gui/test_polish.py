@@ -73,8 +73,8 @@ def test_power_gauge_ends_at_the_cards_power_limit(tray_app, qtbot) -> None:
     assert power.maximum == 300.0 and power.caption == "limit 300 W"
 
 
-def test_job_table_shows_whole_ids_and_one_line_times(tray_app, qtbot) -> None:
-    store = tray_app.services.store
+def test_job_table_shows_whole_ids_and_one_line_times(tray_app, qtbot, node_store) -> None:
+    store = node_store
     created_at = time.time()
     store.execute(
         "INSERT INTO jobs (job_id, source, definition, status, reason, created_at) VALUES (?, 'grid', '{}', "
@@ -95,17 +95,17 @@ def test_job_table_shows_whole_ids_and_one_line_times(tray_app, qtbot) -> None:
     assert page.model.index(0, 5).data(Qt.ItemDataRole.ToolTipRole).startswith("exit code 1")
 
 
-def _earned(tray_app, jobs: list[tuple[str, str, float, int]]) -> None:
-    ledger = Ledger(tray_app.services.store, tray_app.services.bus)
+def _earned(tray_app, node_store, jobs: list[tuple[str, str, float, int]]) -> None:
+    ledger = Ledger(node_store, tray_app.services.bus)
     for job_id, gpu, started, amount in jobs:
         ledger.start(job_id, 1, gpu, 10, started_at=started)
         ledger.credit(job_id, 1, amount // 10, amount, ended_at=started + amount // 10)
 
 
-def test_ledger_table_aligns_amounts_with_units_and_fits_without_scrolling(tray_app, qtbot) -> None:
+def test_ledger_table_aligns_amounts_with_units_and_fits_without_scrolling(tray_app, qtbot, node_store) -> None:
     now = time.time()
-    _earned(tray_app, [(JOB_ID, GPU_UUID, now - 600, 50), ("short", GPU_UUID, now - 300, 1_250_000)])
-    Ledger(tray_app.services.store).mark_paid("short", 1, SIGNATURE)
+    _earned(tray_app, node_store, [(JOB_ID, GPU_UUID, now - 600, 50), ("short", GPU_UUID, now - 300, 1_250_000)])
+    Ledger(node_store).mark_paid("short", 1, SIGNATURE)
     page = _shown(tray_app, qtbot, "Earnings")
     page.refresh()
     model, table = page.model, page.table
@@ -127,9 +127,9 @@ def test_ledger_table_aligns_amounts_with_units_and_fits_without_scrolling(tray_
     assert model.index(0, 7).data(Qt.ItemDataRole.ToolTipRole) in ("", SIGNATURE)
 
 
-def test_week_chart_has_a_bar_per_day_and_per_gpu_hides_on_one_slot(tray_app, qtbot) -> None:
+def test_week_chart_has_a_bar_per_day_and_per_gpu_hides_on_one_slot(tray_app, qtbot, node_store) -> None:
     now = time.time()
-    _earned(tray_app, [("a", "GPU-abc", now - 120, 1_000_000)])  # one day with work
+    _earned(tray_app, node_store, [("a", "GPU-abc", now - 120, 1_000_000)])  # one day with work
     page = _shown(tray_app, qtbot, "Earnings")
     page.show_period(Period.WEEK)
     assert len(page.chart.values) == 7 and page.chart.values[-1] == 1_000_000 and sum(page.chart.values[:-1]) == 0
@@ -141,14 +141,21 @@ def test_week_chart_has_a_bar_per_day_and_per_gpu_hides_on_one_slot(tray_app, qt
     assert len(page.chart.values) == 30
     assert len(page.chart.shown_labels()) * 60 <= page.chart.width()  # labels do not overlap
 
-    _earned(tray_app, [("b", "GPU-def", now - 60, 2_000_000)])
+    _earned(tray_app, node_store, [("b", "GPU-def", now - 60, 2_000_000)])
     page.show_period(Period.WEEK)
     assert page.layout().stretch(page.layout().indexOf(page.per_gpu_row)) == 1
     assert page.gpu_chart.isVisible() and sorted(page.gpu_chart.values) == [1_000_000, 2_000_000]
 
 
-def test_dashboard_pause_and_resume_drive_the_schedule(tray_app, qtbot) -> None:
+@pytest.mark.docker
+def test_dashboard_pause_and_resume_drive_the_schedule(tray_app, node_daemon, qtbot, local_images) -> None:
+    wallet = node_daemon.services.wallet  # a wallet: the node starts working, so Pause has work to pause
+    wallet.create()
+    wallet.skip_backup_confirmation()
     page = _shown(tray_app, qtbot, "Dashboard")
+    qtbot.waitUntil(
+        lambda: node_daemon.node is not None and tray_app.tray.status.state.value != "stopped", timeout=60_000
+    )
     assert page.pause_button.text() == "Pause"
     qtbot.mouseClick(page.pause_button, Qt.MouseButton.LeftButton)
     assert load_policy(policy_path(tray_app.services.paths)).snooze is not None

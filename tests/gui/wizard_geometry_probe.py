@@ -51,12 +51,12 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication, QLineEdit
 
     from hostapp.app import build_services
-    from hostapp.gui.wiring import build_gui_services
     from hostapp.gui.workers import wait_for_background
+    from tests.support import in_process_node, tray_services
 
     app = QApplication(sys.argv[:1])
-    core = build_services(setup_logs=False)
-    services = build_gui_services(core)
+    daemon = in_process_node(build_services(setup_logs=False))
+    services, link = tray_services(daemon)
     from hostapp.gui.wizard import FirstRunWizard
 
     wizard = FirstRunWizard(services)
@@ -83,7 +83,8 @@ def main() -> int:
     print(json.dumps(result))
     wizard.close()
     wait_for_background()
-    core.close()
+    link.close()
+    daemon.stop()
     return 0
 
 

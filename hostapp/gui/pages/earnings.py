@@ -24,16 +24,16 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.chain.payouts import signature_problem
-from hostapp.earnings import EarningsQueries, PayoutState, Period, electricity_cost_milli, token_value_milli
+from hostapp.earnings import EarningsReader, PayoutState, Period, electricity_cost_milli, token_value_milli
 from hostapp.earnings.export import export_csv
 from hostapp.earnings.pricing import Rate, currency_exponent, fiat_minor, fiat_text, rate_text
+from hostapp.earnings.rows import LedgerRow
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, duration_text, fit_columns, heading, when_text
 from hostapp.gui.viewmodels import format_amount
 from hostapp.gui.widgets.row_table import AnyIndex, RowTableModel
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
-from hostapp.node.ledger import LedgerRow
 
 PAGE_SIZE = 200
 PAYOUT_ROWS = 200
@@ -113,7 +113,7 @@ class LedgerTableModel(RowTableModel[LedgerRow]):
     HEADERS: tuple[str, ...] = ("Started", "Job", "GPU", "Duration", "Rate", "Amount", "Status", "Payout signature")
     NUMERIC_COLUMNS = frozenset({3, 4, 5})
 
-    def __init__(self, queries: EarningsQueries, decimals: int, symbol: str = "") -> None:
+    def __init__(self, queries: EarningsReader, decimals: int, symbol: str = "") -> None:
         super().__init__()
         unit = symbol or "token"
         headers = list(LedgerTableModel.HEADERS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import Any
 
@@ -18,27 +19,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hostapp.control.transport import ControlError
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import duration_text, fit_columns, heading, when_text
 from hostapp.gui.tray import pull_progress_text, resource_progress_text
 from hostapp.gui.widgets.row_table import RowTableModel
 from hostapp.gui.wiring import GuiServices
 
+log = logging.getLogger(__name__)
+
 HISTORY_LIMIT = 500
+# The columns of a jobs.history row (hostapp/jobs/journal.py JobHistory), in the order `cell` reads them.
+HISTORY_COLUMNS = ("job_id", "attempt", "source", "status", "reason", "created_at", "started_at", "ended_at")
 LOG_LINES = 5000
-
-
-# The search is a parameter of a fixed statement; the LIKE pattern escapes % and _.
-_HISTORY_SQL = (
-    "SELECT job_id, attempt, source, status, reason, created_at, started_at, ended_at FROM jobs "
-    "WHERE ? = '' OR job_id LIKE ? ESCAPE '\\' OR status LIKE ? ESCAPE '\\' OR reason LIKE ? ESCAPE '\\' "
-    "ORDER BY created_at DESC LIMIT ?"
-)
-
-
-def like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 class JobHistoryModel(RowTableModel[tuple[Any, ...]]):
@@ -51,12 +44,13 @@ class JobHistoryModel(RowTableModel[tuple[Any, ...]]):
         self.reload()
 
     def reload(self) -> None:
-        pattern = like_pattern(self.search)
+        try:
+            found = self._services.client.job_history(self.search, HISTORY_LIMIT)
+        except ControlError as exc:
+            log.warning("job history not read: %s", exc)
+            found = []
         self.beginResetModel()
-        self.rows = [
-            tuple(r)
-            for r in self._services.store.query(_HISTORY_SQL, (self.search, pattern, pattern, pattern, HISTORY_LIMIT))
-        ]
+        self.rows = [tuple(r[name] for name in HISTORY_COLUMNS) for r in found]
         self.endResetModel()
 
     def cell(self, row: tuple[Any, ...], column: int) -> str:

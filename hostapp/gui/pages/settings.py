@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.config.settings import Settings
+from hostapp.control.transport import ControlError
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, heading
 from hostapp.gui.viewmodels import one_line
@@ -213,29 +216,31 @@ class SettingsPage(QWidget):
         return Settings.model_validate(data)
 
     def outputs_usage_text(self) -> str:
-        """What job outputs take on this machine now, against their budget (data/jobs)."""
-        from hostapp.jobs.retention import JobOutputs
-
+        """What job outputs take on this machine now, against their budget (the node measures data/jobs)."""
         settings = self._services.settings.outputs
-        try:
-            usage = JobOutputs(self._services.paths.jobs_dir, settings, self._services.store).usage()
-        except OSError as exc:
-            return f"Job outputs: size unknown ({one_line(exc)})"
-        used_mb = usage.bytes / 1_048_576
+        usage, problem = self._usage("outputs")
+        if usage is None:
+            return f"Job outputs: size unknown ({problem})"
+        used_mb = usage["bytes"] / 1_048_576
         return (
-            f"Job outputs use {used_mb:.1f} MB of {settings.budget_mb} MB ({usage.percent}%), "
-            f"{usage.jobs} jobs, {usage.entries} files and folders"
+            f"Job outputs use {used_mb:.1f} MB of {settings.budget_mb} MB ({usage['percent']}%), "
+            f"{usage['jobs']} jobs, {usage['entries']} files and folders"
         )
+
+    def _usage(self, part: str) -> tuple[Any, str]:
+        try:
+            answer = self._services.client.storage_usage()
+        except ControlError as exc:
+            return None, one_line(exc)
+        return answer[part], str(answer.get(f"{part}_problem") or "")
 
     def models_usage_text(self) -> str:
         """What the model cache holds against its budget, largest first (one line per resource)."""
-        from hostapp.resources.cache import ModelCache
-
         budget_mb = self._services.settings.models.budget_mb
-        try:
-            entries = ModelCache(self._services.paths.cache / "models").entries()
-        except OSError as exc:
-            return f"Model cache: size unknown ({one_line(exc)})"
+        found, problem = self._usage("models")
+        if found is None:
+            return f"Model cache: size unknown ({problem})"
+        entries = [_CachedModel(str(e["kind"]), str(e["label"]), int(e["size"])) for e in found]
         used = sum(entry.size for entry in entries)
         percent = used * 100 // (budget_mb * 1_048_576)
         # Binary MB, as the budget and the outputs line above: one unit on the page.
@@ -286,3 +291,10 @@ class SettingsPage(QWidget):
         self.outputs_usage.setText(self.outputs_usage_text())
         self.models_usage.setText(self.models_usage_text())
         self.message.ok("Saved")
+
+
+@dataclass(frozen=True)
+class _CachedModel:
+    kind: str
+    label: str
+    size: int
