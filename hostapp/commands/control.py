@@ -32,6 +32,12 @@ def add_parser(sub: Any) -> None:
     resume = sub.add_parser("resume", help="end a pause/snooze")
     resume.set_defaults(func=run_resume)
 
+    shutdown = sub.add_parser(
+        "shutdown", help="stop the running node (its jobs are stopped and released; the tray starts it again)"
+    )
+    shutdown.add_argument("--wait", type=float, default=60.0, metavar="SECONDS", help="how long to wait for it to end")
+    shutdown.set_defaults(func=run_shutdown)
+
     schedule = sub.add_parser("schedule", help="show or change the availability schedule")
     ssub = schedule.add_subparsers(dest="schedule_command", required=True)
     show = ssub.add_parser("show", help="print the schedule: hours per day and the rules (--json: the document)")
@@ -200,6 +206,25 @@ def run_resume(args: argparse.Namespace) -> int:
     result = _call("resume")
     print(result.get("headline", "resumed"))
     return 0
+
+
+def run_shutdown(args: argparse.Namespace) -> int:
+    import time
+
+    from hostapp.cli import CliError
+    from hostapp.config.paths import default_paths
+    from hostapp.control.transport import ControlError, call
+
+    result = _call("shutdown")
+    print(result.get("headline", "stopping"))
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        try:
+            call(default_paths().control_socket, "status", timeout=2)
+        except ControlError:
+            return 0  # it no longer answers: stopped
+        time.sleep(0.2)
+    raise CliError(f"the node still answers after {args.wait:.0f} s; see its log (hostapp doctor shows where)")
 
 
 def run_schedule_show(args: argparse.Namespace) -> int:

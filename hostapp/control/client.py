@@ -194,9 +194,14 @@ class NodeSupervisor:
         self._lock = threading.Lock()
         self._restarts: list[float] = []  # monotonic times of automatic restarts
         self.process: subprocess.Popen[bytes] | None = None
+        self.held = False  # the user stopped the node (or the tray is quitting): no restart on its own
+
+    def hold(self) -> None:
+        self.held = True
 
     def ensure_running(self) -> bool:
         """Starts a node unless one answers; True when one answers now. Blocks up to NODE_START_TIMEOUT."""
+        self.held = False
         with self._lock:
             if self.client.answers():
                 return True
@@ -216,11 +221,11 @@ class NodeSupervisor:
         False: it is left stopped (the tray says so and offers Start)."""
         now = time.monotonic()
         self._restarts = [t for t in self._restarts if now - t < CRASH_WINDOW_SECONDS]
-        if len(self._restarts) >= AUTO_RESTARTS:
+        if self.held or len(self._restarts) >= AUTO_RESTARTS:
             return False
         self._restarts.append(now)
         time.sleep(RESTART_BACKOFF_SECONDS)
-        return self.ensure_running()
+        return not self.held and self.ensure_running()
 
     def _spawn(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

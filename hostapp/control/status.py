@@ -107,6 +107,7 @@ class NodeSnapshot(_Snapshot):
     amount_unit: str = "token base units"  # what earned / pending / paid count
     token_decimals: int | None = None  # base units per token = 10**decimals; None: not known here
     grid_url: str | None = None  # the node's grid: its /v1/health declares the token's rate, if any
+    pid: int | None = None  # the node process (hostapp/node/daemon.py): what a tray or script watches
 
     @property
     def slot(self) -> SlotSnapshot | None:

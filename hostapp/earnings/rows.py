@@ -44,3 +44,13 @@ SELECT_ROWS = (
 def row_of(record: Sequence[Any]) -> LedgerRow:
     """A LedgerRow from a row selected with SELECT_ROWS."""
     return LedgerRow(*tuple(record))
+
+
+# Rows the node wrote from Nosana's chain (hostapp/nosana/earnings.py) carry this prefix in job_id.
+NOSANA_JOB_PREFIX = "nosana:"
+NOSANA_SOURCE = "Nosana (on chain)"
+
+
+def source_of(job_id: str) -> str | None:
+    """Where a row's money came from when not the grid's own credit ("Nosana (on chain)"), else None."""
+    return NOSANA_SOURCE if job_id.startswith(NOSANA_JOB_PREFIX) else None

@@ -8,13 +8,17 @@ with their offset, amounts as JSON integers (exact at any size), the dataclasses
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from hostapp.earnings.queries import DayTotal, EarningsQueries, GpuTotal, PayoutEntry, PayoutState, Period, Totals
 from hostapp.earnings.rows import LedgerRow
+
+log = logging.getLogger(__name__)
 
 EARNINGS_PREFIX = "earnings."
 ENTRIES_CHUNK = 500  # ledger rows per streamed event of `earnings.entries_since`
@@ -119,13 +123,36 @@ def earnings_command(
 
 
 class RemoteEarnings:
-    """EarningsQueries' methods, answered by the node (see `earnings_command`)."""
+    """EarningsQueries' methods, answered by the node (see `earnings_command`).
+
+    While no node answers (it is starting, or gone) every question answers "nothing yet" instead of
+    raising into a page: the pages show zeros and refresh when the link to the node comes back."""
+
+    EMPTY: ClassVar[Mapping[str, Any]] = {
+        "totals": {"today": 0, "last_7_days": 0, "last_30_days": 0, "all_time": 0},
+        "period_start": None,
+        "per_day": [],
+        "hourly": [],
+        "per_gpu": [],
+        "energy_since": 0,
+        "row_count": 0,
+        "page": [],
+        "recent_earnings": [0, 0],
+        "payout_state": {"pending": 0, "paid": 0, "next_payout_at": None},
+        "payouts": [],
+    }
 
     def __init__(self, call: Call) -> None:
         self._call = call
 
     def _ask(self, method: str, **args: Any) -> Any:
-        return self._call(EARNINGS_PREFIX + method, args, None)["value"]
+        from hostapp.control.transport import ControlError
+
+        try:
+            return self._call(EARNINGS_PREFIX + method, args, None)["value"]
+        except ControlError as exc:
+            log.info("earnings %s not answered (%s): showing nothing yet", method, exc)
+            return copy.deepcopy(self.EMPTY[method])
 
     def totals(self, now: dt.datetime) -> Totals:
         return Totals(**self._ask("totals", now=_when(now)))

@@ -82,6 +82,18 @@ class TrayApp:
         self.window.show_page("Dashboard")
         self.window.bring_to_front()
 
+    def stop_node_and_quit(self) -> None:
+        """The menu's "Stop earning and quit": the node stops (its jobs are stopped and released), then the tray."""
+        from hostapp.gui.remote import RemoteNode
+
+        node = self._services.node if self._services is not None else None
+        if isinstance(node, RemoteNode):
+            try:
+                node.link.shutdown()
+            except Exception as exc:  # already gone: quitting the tray is all that is left
+                log.info("the node did not take shutdown: %s", exc)
+        self.quit()
+
     def quit(self) -> None:
         if self._window is not None:
             self._window.keep_in_tray = False
@@ -101,6 +113,7 @@ def start_tray(bus: EventBus) -> TrayApp:
         bridge,
         open_dashboard=lambda: holder["app"].open_dashboard(),
         quit_app=lambda: holder["app"].quit(),
+        stop_and_quit=lambda: holder["app"].stop_node_and_quit(),
     )
     tray_app = TrayApp(bridge, tray)
     holder["app"] = tray_app

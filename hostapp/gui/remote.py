@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hostapp.control.client import (
@@ -77,7 +78,13 @@ class NodeLink:
         return running
 
     def close(self, wait: float = 0.0) -> None:
+        self.supervisor.hold()  # the tray is quitting: a node that ends now is not restarted by it
         self._stream.close(wait)
+
+    def shutdown(self) -> None:
+        """Stops the node on the user's word: not restarted until Start (or the next tray start)."""
+        self.supervisor.hold()
+        self.client.shutdown()
 
     def restart(self) -> bool:
         """The user asked for Start: start a node unless one answers."""
@@ -187,16 +194,23 @@ class RemoteNode:
 class RemoteSchedule:
     """ScheduleService answered by the node, which alone writes schedule.json (its policy owner)."""
 
-    def __init__(self, client: NodeClient, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, client: NodeClient, saved: Path, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
         self._client = client
+        self._saved = saved  # schedule.json: what is shown while no node answers (saving needs the node)
         self._clock = clock or (lambda: dt.datetime.now().astimezone())
 
     def policy(self) -> AvailabilityPolicy:
         import json
 
-        from hostapp.schedule.policy_file import policy_from_json
+        from hostapp.schedule.policy_file import load_policy_or_default, policy_from_json
 
-        return policy_from_json(json.dumps(self._client.schedule()), source="the node")
+        try:
+            return policy_from_json(json.dumps(self._client.schedule()), source="the node")
+        except ControlError as exc:
+            log.info("schedule read from %s: the node did not answer (%s)", self._saved, exc)
+            return load_policy_or_default(self._saved)
 
     def _save(self, policy: AvailabilityPolicy, part: str) -> None:
         from hostapp.schedule.policy_file import policy_to_dict

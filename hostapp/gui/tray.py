@@ -83,11 +83,13 @@ class TrayController(QWidget):
         open_dashboard: Callable[[], None],
         quit_app: Callable[[], None],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
+        stop_and_quit: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self._node = node
         self._open_dashboard = open_dashboard
-        self._quit_app = quit_app
+        self._quit_app = quit_app  # the tray only: the node keeps earning (it is its own process)
+        self._stop_and_quit = stop_and_quit  # the node too: no more jobs until hostapp starts again
         self._clock = clock
         self.start_refusal: str | None = None  # what the last Start said instead of starting
         self.pull_text = ""  # an image pull in progress: a multi-GB pull is not "Working, 0 %"
@@ -105,7 +107,7 @@ class TrayController(QWidget):
         self.apply_status(self.status)
         self.rebuild_menu()
 
-    def show(self) -> None:  # type: ignore[override]
+    def show(self) -> None:
         self.tray.show()
 
     def attach(self, node: NodeControl) -> None:
@@ -162,6 +164,8 @@ class TrayController(QWidget):
             self.menu.addSeparator()
         self.menu.addAction("Open dashboard", self._open_dashboard)
         self.menu.addAction("Quit", self._quit_app)
+        if self._stop_and_quit is not None:
+            self.menu.addAction("Stop earning and quit", self._stop_and_quit)
 
     def start(self) -> None:
         """Start; when the node cannot (it is in Error), say why and what fixes it instead of nothing."""
@@ -181,12 +185,12 @@ class TrayController(QWidget):
         self.rebuild_menu()
         for action in self.menu.actions():
             if action.text() == text:
-                return action  # type: ignore[no-any-return]
+                return action
             submenu = action.menu()
             if isinstance(submenu, QMenu):
                 for sub in submenu.actions():
                     if sub.text() == text:
-                        return sub  # type: ignore[no-any-return]
+                        return sub
         raise KeyError(text)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:

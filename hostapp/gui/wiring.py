@@ -61,6 +61,7 @@ def build_gui_services(paths: AppPaths, settings: Settings, link: NodeLink) -> G
     """The pages' services over a link to the node (hostapp/gui/remote.py)."""
     from hostapp.earnings.wire import RemoteEarnings
     from hostapp.gui.remote import RemoteNode, RemoteSchedule, RemoteWallet
+    from hostapp.schedule.policy_file import policy_path
 
     client = link.client
     earnings = RemoteEarnings(client.earnings_call)
@@ -100,7 +101,7 @@ def build_gui_services(paths: AppPaths, settings: Settings, link: NodeLink) -> G
         save_settings=save,
         client=client,
         node=RemoteNode(link),
-        schedule=RemoteSchedule(client),
+        schedule=RemoteSchedule(client, policy_path(paths)),
         wallet=RemoteWallet(client, settings_changed=follow_saved_settings),
         earnings=lambda: earnings,
         run_doctor=run_doctor_process,

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QVBoxLayout,
+    QWidget,
     QWizard,
     QWizardPage,
 )
@@ -33,13 +34,15 @@ from hostapp.schedule.policy import Rules
 WORD_MIN_WIDTH = 100  # a seed word (at most 8 letters) and its number, at any font scale
 
 
-def _text_page(title: str, text: str) -> QWizardPage:
+def _text_page(title: str, text: str, *below: QWidget) -> QWizardPage:
     page = QWizardPage()
     page.setTitle(title)
     layout = QVBoxLayout(page)
     label = QLabel(text)
     label.setWordWrap(True)
     layout.addWidget(label)
+    for widget in below:
+        layout.addWidget(widget)
     return page
 
 
@@ -503,16 +506,16 @@ class FirstRunWizard(QWizard):
         self.page_ids: dict[QWizardPage, int] = {}
         for page in (self.checks, self.wallet, self.phrase, self.confirm, self.payout, self.schedule, self.network):
             self.page_ids[page] = self.addPage(page)
+        # What this card should earn, from the grid's offered price (read off the GUI thread).
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
         self.done_page = _text_page(
             "Done",
             "hostapp now lives in your system tray. Its icon shows what it is doing: green working, "
             "blue waiting for work, amber paused (a game, your schedule, heat), grey offline, red an "
             "error that needs you. Right-click it to pause or resume; the dashboard shows earnings.",
+            self.estimate_label,
         )
-        # What this card should earn, from the grid's offered price (read off the GUI thread).
-        self.estimate_label = QLabel()
-        self.estimate_label.setWordWrap(True)
-        self.done_page.layout().addWidget(self.estimate_label)  # type: ignore[union-attr]
         self.page_ids[self.done_page] = self.addPage(self.done_page)
         self.currentIdChanged.connect(
             lambda page_id: self._estimate(services) if page_id == self.page_ids[self.done_page] else None

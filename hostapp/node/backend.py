@@ -11,10 +11,13 @@ lacks shows there.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from hostapp.grid.client import Lease
 from hostapp.grid.models import Credits, JobResult, NodeInfo, NodeRegistration, Released, ResultAccepted
+
+if TYPE_CHECKING:
+    from hostapp.node.settlement import Settlement
 
 
 @runtime_checkable
@@ -65,3 +68,19 @@ class GridBackend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class FollowsAvailability(Protocol):
+    """A backend whose grid keeps this machine in a queue of its own (Nosana's market queue): told
+    when the slot stops being available, so it leaves the queue between jobs."""
+
+    def on_unavailable(self) -> None: ...
+
+
+@runtime_checkable
+class SettlesOnChain(Protocol):
+    """A backend whose earnings are read from the chain rather than credited by the grid: the node
+    hands it its settlement (the ledger's only writer) at each credits sync."""
+
+    def sync_earnings(self, settlement: Settlement) -> None: ...

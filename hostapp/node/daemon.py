@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import threading
 import time
@@ -160,11 +161,12 @@ class NodeDaemon:
     def status(self) -> NodeSnapshot:
         node = self.node
         if node is not None:
-            return node.status()
+            return node.status().model_copy(update={"pid": os.getpid()})
         if self.problem is None:
-            return NodeSnapshot(state=NodeState.STARTING, headline=self.headline)
+            return NodeSnapshot(state=NodeState.STARTING, headline=self.headline, pid=os.getpid())
+        problem = self.problem
         return NodeSnapshot(
-            state=NodeState.STOPPED, headline=self.problem.reason, reason=self.problem.reason, problem=self.problem
+            state=NodeState.STOPPED, headline=problem.reason, reason=problem.reason, problem=problem, pid=os.getpid()
         )
 
     # ------------------------------------------------------------------ the control socket
@@ -192,10 +194,10 @@ class NodeDaemon:
             threading.Thread(target=self.on_shutdown, name="node-shutdown", daemon=True).start()
             return {"headline": "hostapp node: stopping; running jobs are stopped and released"}
         node = self.node
-        if node is not None:
-            return node.handle_control(command, args, emit)
         if command == "status":
             return self.status().model_dump(mode="json")
+        if node is not None:
+            return node.handle_control(command, args, emit)
         return self._without_node(command, args, emit)
 
     def _without_node(self, command: str, args: dict[str, Any], emit: Emit) -> dict[str, Any]:

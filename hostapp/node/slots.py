@@ -40,7 +40,7 @@ from hostapp.grid.models import JobResult as WireResult
 from hostapp.jobs.definition import JobDefinitionError, MachineCaps, unsupported
 from hostapp.jobs.local import LocalJobRequest, run_local_job
 from hostapp.jobs.runner import JobResult, JobRunner
-from hostapp.node.backend import GridBackend
+from hostapp.node.backend import FollowsAvailability, GridBackend, SettlesOnChain
 from hostapp.node.energy import EnergyMeter
 from hostapp.node.ledger import Ledger
 from hostapp.node.outbox import Outbox
@@ -515,6 +515,8 @@ class Node:
     def sync_credits(self) -> None:
         """The grid's credits, within what this node can check (hostapp/node/settlement.py): credits for
         attempts it ran, bounded by their lease; "paid" only when the chain shows the transfer."""
+        if isinstance(self.grid, SettlesOnChain):
+            self.grid.sync_earnings(self.settlement)
         report = self.settlement.apply_credits(self.grid.credits().model_dump())
         for job_id, _attempt, amount, signature in report.paid:
             self.bus.publish("node.payout", job_id=job_id, amount=amount, signature=signature)
@@ -564,6 +566,8 @@ class Node:
     def _slot_step(self, key: str, slot: SlotStatus) -> None:
         available, decision = self._slot_available(key)
         if not available:
+            if isinstance(self.grid, FollowsAvailability):
+                self.grid.on_unavailable()  # e.g. leave Nosana's market queue between jobs
             self._show_unavailable(slot, decision, "Starting")
             with self._lock:
                 self._wake.wait(timeout=1.0)

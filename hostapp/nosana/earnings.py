@@ -15,13 +15,13 @@ from collections.abc import Callable
 
 from solders.pubkey import Pubkey
 
+from hostapp.earnings.rows import NOSANA_JOB_PREFIX as JOB_ID_PREFIX
+from hostapp.earnings.rows import source_of as source_of
 from hostapp.node.settlement import ChainEarning, Settlement, SettlementReport
 from hostapp.nosana.accounts import JOB_COMPLETED, JobAccount
 from hostapp.nosana.reads import NosanaChainReader
 
 # What the Earnings page says a row came from; rows are told apart by their job id.
-SOURCE_LABEL = "Nosana (on chain)"
-JOB_ID_PREFIX = "nosana:"
 # Transaction lookups per sync: the rest wait for the next one (a node with a long history must not
 # turn each sync into hundreds of RPC calls).
 MAX_SIGNATURE_LOOKUPS = 20
@@ -29,11 +29,6 @@ MAX_SIGNATURE_LOOKUPS = 20
 
 def job_id_of(job: Pubkey) -> str:
     return f"{JOB_ID_PREFIX}{job}"
-
-
-def source_of(job_id: str) -> str | None:
-    """SOURCE_LABEL for a row this module wrote, None for any other."""
-    return SOURCE_LABEL if job_id.startswith(JOB_ID_PREFIX) else None
 
 
 def billed_seconds(job: JobAccount) -> int:

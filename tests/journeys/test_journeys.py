@@ -15,6 +15,7 @@ Every problem found is collected and reported together, so one run says all that
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -207,13 +208,19 @@ class TrayApp:
         return reply
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            try:
-                self.call("quit")  # the tray menu's Quit
-                return self.process.wait(60)
-            except (AssertionError, OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-        return self.process.wait(30)
+        try:
+            if self.process.poll() is None:
+                try:
+                    self.call("quit")  # the tray menu's Quit
+                    return self.process.wait(60)
+                except (AssertionError, OSError, subprocess.TimeoutExpired):
+                    self.process.kill()
+            return self.process.wait(30)
+        finally:
+            for pipe in (self.process.stdin, self.process.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
 
 
 def node_decision() -> dict[str, Any]:

@@ -137,6 +137,11 @@ class Driver:
         saved = screen.grabWindow(0).save(command["path"])
         return {"saved": bool(saved)}
 
+    def do_start(self, _command: dict[str, Any]) -> dict[str, Any]:
+        """The tray menu's Start (offered while the node is stopped or gone)."""
+        self.tray_app.tray.action("Start").trigger()
+        return {"refusal": self.tray_app.tray.start_refusal}
+
     def do_quit(self, _command: dict[str, Any]) -> dict[str, Any]:
         from PySide6.QtCore import QTimer
 

@@ -21,10 +21,12 @@ from solders.transaction import VersionedTransaction
 
 from hostapp.chain import LocalChain
 from hostapp.chain.payouts import PreparedPayout
+from hostapp.earnings.rows import NOSANA_SOURCE as SOURCE_LABEL
+from hostapp.earnings.rows import source_of
 from hostapp.node.ledger import Ledger
 from hostapp.node.settlement import ChainEarning, Settlement
 from hostapp.nosana.accounts import JOB_COMPLETED, JOB_RUNNING
-from hostapp.nosana.earnings import SOURCE_LABEL, job_id_of, source_of, sync_chain_earnings
+from hostapp.nosana.earnings import job_id_of, sync_chain_earnings
 from hostapp.nosana.ids import MAINNET, TOKEN_PROGRAM, NosanaCluster
 from hostapp.nosana.reads import NosanaChainReader
 from hostapp.store import Store

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QFrame, QHeaderView, QLabel, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHeaderView, QLabel, QLayout, QMessageBox, QTableView, QVBoxLayout, QWidget
 
 
 def heading(text: str) -> QLabel:
@@ -19,27 +19,30 @@ def heading(text: str) -> QLabel:
     return label
 
 
-def card(*widgets: QWidget) -> QFrame:
+def card(*items: QWidget | QLayout) -> QFrame:
     frame = QFrame()
     frame.setFrameShape(QFrame.Shape.StyledPanel)
     layout = QVBoxLayout(frame)
-    for widget in widgets:
-        layout.addWidget(widget)
+    for item in items:
+        if isinstance(item, QLayout):
+            layout.addLayout(item)
+        else:
+            layout.addWidget(item)
     return frame
 
 
-def fit_columns(table: QAbstractItemView, stretch: int) -> None:
+def fit_columns(table: QTableView, stretch: int) -> None:
     """Every column as wide as its text, one line per row, except `stretch`, which takes what is
     left and elides in the middle (a signature keeps its start and end; the tooltip has all of it):
     no cut ids, no wrapped times, no horizontal scrolling."""
-    header = table.horizontalHeader()  # type: ignore[attr-defined]
+    header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     header.setStretchLastSection(False)
-    table.setWordWrap(False)  # type: ignore[attr-defined]
+    table.setWordWrap(False)
     table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
     table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    table.verticalHeader().setVisible(False)  # type: ignore[attr-defined]
+    table.verticalHeader().setVisible(False)
 
 
 def when_text(timestamp: float | None) -> str:

@@ -106,9 +106,7 @@ class DashboardPage(QWidget):
         self.gpu_box = QVBoxLayout()
         self.no_gpu_label = QLabel("No GPU telemetry yet (no NVIDIA GPU found, or the sampler is off).")
         self.gpu_box.addWidget(self.no_gpu_label)
-        gpu_frame = card()
-        gpu_frame.layout().addLayout(self.gpu_box)  # type: ignore[union-attr]
-        layout.addWidget(gpu_frame)
+        layout.addWidget(card(self.gpu_box))
         self.gauges: dict[str, GpuGauges] = {}
 
         earnings = QGridLayout()
@@ -133,9 +131,7 @@ class DashboardPage(QWidget):
         earnings.addWidget(self.estimate_label, 6, 0, 1, len(columns))
         self._balances: Balances | None = None
         self._balances_read = False
-        earnings_frame = card()
-        earnings_frame.layout().addLayout(earnings)  # type: ignore[union-attr]
-        layout.addWidget(earnings_frame)
+        layout.addWidget(card(earnings))
 
         self.job_label = plain_label("No job running")  # the job id is the grid's
         self.job_progress = QProgressBar()
@@ -153,6 +149,7 @@ class DashboardPage(QWidget):
         bridge.on("node.state", self, lambda data: self.show_status(NodeStatus.from_event(data)))
         bridge.on("gpu.telemetry", self, self._on_telemetry)
         bridge.on("ledger.changed", self, lambda _data: self.refresh_earnings())  # money moved, not a job ended
+        bridge.on("control.link", self, lambda _data: self.refresh_earnings())  # the node (re)attached
         self._earnings_timer = QTimer(self)
         self._earnings_timer.timeout.connect(self.refresh_earnings)
         self._earnings_timer.timeout.connect(self.refresh_rate_and_balance)

@@ -34,6 +34,7 @@ from hostapp.gui.viewmodels import format_amount
 from hostapp.gui.widgets.row_table import AnyIndex, RowTableModel
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
+from hostapp.nosana.earnings import source_of
 
 PAGE_SIZE = 200
 PAYOUT_ROWS = 200
@@ -157,7 +158,8 @@ class LedgerTableModel(RowTableModel[LedgerRow]):
         if column == 5:
             return fixed_amount(row.amount, self._decimals)
         if column == 6:
-            return row.status
+            source = source_of(row.job_id)  # where the money came from, when not the grid's own credit
+            return f"{row.status} · {source}" if source else row.status
         return row.payout_signature or ""
 
 
@@ -228,6 +230,7 @@ class EarningsPage(QWidget):
         self.show_payout_state()
         # Refresh when the money changes (the ledger's one writer says so), not when a job ends.
         bridge.on("ledger.changed", self, lambda _data: self.refresh())
+        bridge.on("control.link", self, lambda _data: self.refresh())  # the node (re)attached: its ledger
         bridge.on("node.payout", self, lambda _data: self.refresh())
 
     def refresh(self) -> None:

@@ -95,6 +95,7 @@ class SchedulePage(QWidget):
         self.brush_buttons[Cell.AVAILABLE].setChecked(True)
         self.reload()
         bridge.on("schedule.changed", self, lambda _data: self.show_now())
+        bridge.on("control.link", self, lambda _data: self._reattached())
         self._now_timer = QTimer(self)  # the "now" cell moves once an hour; a minute is close enough
         self._now_timer.timeout.connect(self.show_now)
         self._now_timer.start(60_000)
@@ -109,6 +110,11 @@ class SchedulePage(QWidget):
     def apply_preset(self, preset: Preset) -> None:
         self.editor.set_grid(preset.grid())
         self._on_edited(self.editor.grid())
+
+    def _reattached(self) -> None:
+        """The node (re)attached: show its schedule, unless the user is editing (Save is armed)."""
+        if not self.save_button.isEnabled():
+            self.reload()
 
     def reload(self) -> None:
         self.editor.set_grid(self._services.schedule.load())

@@ -50,7 +50,8 @@ def parse_price_milli(text: str, what: str = "electricity price") -> int:
         value = Decimal(text.strip().replace(",", ".") or "0")
     except InvalidOperation:
         raise ValueError(f"{what} {text!r} is not a number: use e.g. 0.32") from None
-    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -3:  # type: ignore[operator]
+    exponent = value.as_tuple().exponent  # an int when finite; "n", "N" or "F" for NaN and infinity
+    if not value.is_finite() or not isinstance(exponent, int) or value < 0 or exponent < -3:
         raise ValueError(f"{what}: a positive number with at most 3 decimals")
     return int(value * 1000)
 

@@ -304,8 +304,7 @@ class WalletPage(QWidget):
             info.addWidget(widget)
         info.addStretch(1)
         top.addLayout(info, 1)
-        frame = card()
-        frame.layout().addLayout(top)  # type: ignore[union-attr]
+        frame = card(top)
         layout.addWidget(frame)
 
         payout = QHBoxLayout()
@@ -342,8 +341,14 @@ class WalletPage(QWidget):
         bridge.on("wallet.*", self, lambda _data: self.show_address())
         self.show_payout_state()
         bridge.on("ledger.changed", self, self._on_ledger_changed)
+        bridge.on("control.link", self, lambda _data: self._reattached())
 
     # -- display -------------------------------------------------------------------------
+    def _reattached(self) -> None:
+        """The node (re)attached: its wallet and its ledger, as they are now."""
+        self.show_address()
+        self.show_payout_state()
+
     def show_address(self) -> None:
         wallet = self._services.wallet
         try:
