@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 
 from hostapp.wallet.base58 import b58decode
+from hostapp.wallet.signatures import SIGNATURE_BYTES as SIGNATURE_BYTES
+from hostapp.wallet.signatures import signature_problem as signature_problem
 
 MEMO_PROGRAM = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"  # SPL Memo v3 (v1 below is accepted too)
 MEMO_PROGRAMS = frozenset({MEMO_PROGRAM, "Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo"})
-SIGNATURE_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -34,19 +35,6 @@ class PreparedPayout:
 def payout_memo(job_id: str, attempt: int) -> str:
     """The memo of the payout for one job attempt (at most ~80 bytes: job ids are ≤ 64 characters)."""
     return f"hostapp payout {job_id} attempt {attempt}"
-
-
-def signature_problem(signature: object) -> str | None:
-    """None for a base58 text of a 64-byte ed25519 signature; else what is wrong with it."""
-    if not isinstance(signature, str) or not 64 <= len(signature) <= 88:
-        return "the payout signature is not a Solana transaction signature"
-    try:
-        raw = b58decode(signature)
-    except ValueError:
-        return "the payout signature is not base58"
-    if len(raw) != SIGNATURE_BYTES:
-        return f"the payout signature decodes to {len(raw)} bytes, not {SIGNATURE_BYTES}"
-    return None
 
 
 def transfer_problem(

@@ -237,12 +237,14 @@ class PriceSource:
             self._grid = grid_rate({"token_price": demo_token_price(int(time.time()))})
             self.offered_price_per_second = DEMO_PRICE_PER_SECOND
         elif self._settings.pricing.source == "grid" and url:
-            import httpx
+            import json
+            import urllib.request
 
+            # The standard library's client: the tray reads one small JSON document here, and an HTTP
+            # library (with its CLI's dependencies) would cost the tray process more than the page does.
             try:
-                response = httpx.get(f"{url.rstrip('/')}/v1/health", timeout=self._timeout)
-                response.raise_for_status()
-                health = response.json()
+                with urllib.request.urlopen(f"{url.rstrip('/')}/v1/health", timeout=self._timeout) as response:  # noqa: S310 - the node's grid URL
+                    health = json.loads(response.read(1_000_000))
             except Exception as exc:  # the grid is offline or not a grid: keep the last rate, say why
                 self.problem = f"exchange rate not updated: the grid did not answer ({type(exc).__name__})"
                 log.info(self.problem)

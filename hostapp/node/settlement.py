@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hostapp.chain.payouts import signature_problem
 from hostapp.node.ledger import Ledger
+from hostapp.wallet.signatures import signature_problem
 
 log = logging.getLogger(__name__)
 

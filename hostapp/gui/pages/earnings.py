@@ -23,18 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hostapp.chain.payouts import signature_problem
 from hostapp.earnings import EarningsReader, PayoutState, Period, electricity_cost_milli, token_value_milli
 from hostapp.earnings.export import export_csv
 from hostapp.earnings.pricing import Rate, currency_exponent, fiat_minor, fiat_text, rate_text
-from hostapp.earnings.rows import LedgerRow
+from hostapp.earnings.rows import LedgerRow, source_of
 from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, duration_text, fit_columns, heading, when_text
 from hostapp.gui.viewmodels import format_amount
 from hostapp.gui.widgets.row_table import AnyIndex, RowTableModel
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
-from hostapp.nosana.earnings import source_of
+from hostapp.wallet.signatures import signature_problem
 
 PAGE_SIZE = 200
 PAYOUT_ROWS = 200
