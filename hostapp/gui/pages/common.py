@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QHeaderView, QLabel, QLayout, QMessageBox, QTableView, QVBoxLayout, QWidget
 
@@ -138,3 +138,19 @@ def ask(parent: QWidget, title: str, text: str, on_yes: Callable[[], object]) ->
     box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
     box.open()
     return box
+
+
+class Coalesced:
+    """Runs `action` once, `delay_ms` after the first of a burst of requests. A job's end brings two
+    or three ledger.changed events and a node.payout within milliseconds: one refresh (a few questions
+    to the node and a chart redraw), not three."""
+
+    def __init__(self, parent: QObject, action: Callable[[], object], delay_ms: int = 200) -> None:
+        self._timer = QTimer(parent)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(delay_ms)
+        self._timer.timeout.connect(action)
+
+    def request(self, _data: object = None) -> None:
+        if not self._timer.isActive():
+            self._timer.start()

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from hostapp.control.status import short_gpu_name
 from hostapp.earnings.pricing import RECENT_WINDOW_SECONDS, current_estimate, fiat_text, rate_text
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import card, heading
+from hostapp.gui.pages.common import Coalesced, card, heading
 from hostapp.gui.pages.earnings import current_rate, money_text, payout_state_text, plain_label
 from hostapp.gui.tray import RESUMABLE, next_change_text
 from hostapp.gui.viewmodels import (
@@ -148,8 +148,9 @@ class DashboardPage(QWidget):
         self.refresh_earnings()
         bridge.on("node.state", self, lambda data: self.show_status(NodeStatus.from_event(data)))
         bridge.on("gpu.telemetry", self, self._on_telemetry)
-        bridge.on("ledger.changed", self, lambda _data: self.refresh_earnings())  # money moved, not a job ended
-        bridge.on("control.link", self, lambda _data: self.refresh_earnings())  # the node (re)attached
+        earnings_moved = Coalesced(self, self.refresh_earnings)
+        bridge.on("ledger.changed", self, earnings_moved.request)  # money moved, not a job ended
+        bridge.on("control.link", self, earnings_moved.request)  # the node (re)attached
         self._earnings_timer = QTimer(self)
         self._earnings_timer.timeout.connect(self.refresh_earnings)
         self._earnings_timer.timeout.connect(self.refresh_rate_and_balance)

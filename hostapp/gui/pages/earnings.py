@@ -28,7 +28,7 @@ from hostapp.earnings.export import export_csv
 from hostapp.earnings.pricing import Rate, currency_exponent, fiat_minor, fiat_text, rate_text
 from hostapp.earnings.rows import LedgerRow, source_of
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import Message, duration_text, fit_columns, heading, when_text
+from hostapp.gui.pages.common import Coalesced, Message, duration_text, fit_columns, heading, when_text
 from hostapp.gui.viewmodels import format_amount
 from hostapp.gui.widgets.row_table import AnyIndex, RowTableModel
 from hostapp.gui.wiring import GuiServices
@@ -228,9 +228,10 @@ class EarningsPage(QWidget):
         self.show_payouts()
         self.show_payout_state()
         # Refresh when the money changes (the ledger's one writer says so), not when a job ends.
-        bridge.on("ledger.changed", self, lambda _data: self.refresh())
-        bridge.on("control.link", self, lambda _data: self.refresh())  # the node (re)attached: its ledger
-        bridge.on("node.payout", self, lambda _data: self.refresh())
+        ledger_moved = Coalesced(self, self.refresh)
+        bridge.on("ledger.changed", self, ledger_moved.request)
+        bridge.on("control.link", self, ledger_moved.request)  # the node (re)attached: its ledger
+        bridge.on("node.payout", self, ledger_moved.request)
 
     def refresh(self) -> None:
         self.show_period(self.period)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from hostapp.control.transport import ControlError
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import duration_text, fit_columns, heading, when_text
+from hostapp.gui.pages.common import Coalesced, duration_text, fit_columns, heading, when_text
 from hostapp.gui.tray import pull_progress_text, resource_progress_text
 from hostapp.gui.widgets.row_table import RowTableModel
 from hostapp.gui.wiring import GuiServices
@@ -125,6 +125,7 @@ class JobsPage(QWidget):
 
         self.lines: deque[str] = deque(maxlen=LOG_LINES)
         bridge.on("job.log", self, self._on_log)
+        self._history_changed = Coalesced(self, self.model.reload)
         bridge.on("job.*", self, self._on_job_event)
         bridge.on("job.pull.progress", self, self._on_pull_progress)
         bridge.on("resource.progress", self, self._on_resource_progress)
@@ -141,7 +142,7 @@ class JobsPage(QWidget):
 
     def _on_job_event(self, data: dict[str, Any]) -> None:
         if "line" not in data and "lines" not in data and "text" not in data and "layers_total" not in data:
-            self.model.reload()  # started / finished / failed: the history changed
+            self._history_changed.request()  # started / finished / failed: the history changed
             if "status" in data:  # finished: a failed pull sends no "finished" progress of its own
                 self.pull_label.setVisible(False)
                 self.pull_bar.setVisible(False)
