@@ -4,6 +4,7 @@
 #   hostapp/python:3      Debian minbase rootfs (debootstrap) with python3, imported with `docker import`
 #   ubuntu:latest         the same rootfs under the name the Nosana job examples ask for
 #   hostapp/demo-inference:1  the embedded grid's demo job image (numpy-free, CPU matrix work)
+#   hostapp/demo-service:1    the demo service job (an HTTP/WebSocket server, hostapp/services/demo_server.py)
 # Each is built only when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,4 +51,13 @@ if ! have hostapp/demo-inference:1; then
   DOCKER_BUILDKIT=0 docker build -q -t hostapp/demo-inference:1 "$ctx" >/dev/null 2>&1
   rm -rf "$ctx"
   echo "images: built hostapp/demo-inference:1"
+fi
+
+if ! have hostapp/demo-service:1; then
+  ctx=$(mktemp -d)
+  cp hostapp/services/demo_server.py "$ctx/demo_server.py"
+  printf 'FROM hostapp/python:3\nCOPY demo_server.py /opt/demo_server.py\nENTRYPOINT ["python3", "/opt/demo_server.py"]\n' > "$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t hostapp/demo-service:1 "$ctx" >/dev/null 2>&1
+  rm -rf "$ctx"
+  echo "images: built hostapp/demo-service:1"
 fi

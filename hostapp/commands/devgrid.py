@@ -1,4 +1,4 @@
-"""`hostapp devgrid serve | submit | jobs`: the local grid standalone, for job authors and tests.
+"""`hostapp devgrid serve | submit | jobs | stop`: the local grid standalone, for job authors and tests.
 
 Owner calls carry the install's grid owner token (config folder, `grid-owner-token`, 0600): `serve`
 creates it, `submit` and `jobs` read it (or take `--token` / $HOSTAPP_DEVGRID_TOKEN for a grid served
@@ -41,7 +41,16 @@ def add_parser(sub: Any) -> None:
     submit.add_argument("--timeout", type=int, default=600, help="timeout in seconds (default 600)")
     submit.add_argument("--url", default=None, help=f"grid URL (default ${URL_ENV} or port {DEFAULT_PORT})")
     submit.add_argument("--token", default=None, help=OWNER_KEY_HELP)
+    submit.add_argument(
+        "--wait-url", type=float, default=30, metavar="S", help="a service job: wait up to S s for its URLs (0: no)"
+    )
     submit.set_defaults(func=run_submit)
+
+    stop = dsub.add_parser("stop", help="stop a running service job (it is billed for the time it served)")
+    stop.add_argument("job_id")
+    stop.add_argument("--url", default=None, help=f"grid URL (default ${URL_ENV} or port {DEFAULT_PORT})")
+    stop.add_argument("--token", default=None, help=OWNER_KEY_HELP)
+    stop.set_defaults(func=run_stop)
 
     jobs = dsub.add_parser("jobs", help="list the grid's jobs")
     jobs.add_argument("--url", default=None, help=f"grid URL (default ${URL_ENV} or port {DEFAULT_PORT})")
@@ -160,7 +169,39 @@ def run_submit(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file} must hold a JSON object (a job definition)", code=2)
     body = {"definition": definition, "price_per_second": args.price, "timeout_seconds": args.timeout}
     job = _call("POST", args.url or _default_url(), "/v1/jobs", args.token, json=body)
-    print(job["job_id"])
+    print(job["job_id"], flush=True)
+    if args.wait_url > 0 and any("expose" in (op.get("args") or {}) for op in definition.get("ops") or []):
+        _print_urls(args.url or _default_url(), args.token, job["job_id"], args.wait_url)
+    return 0
+
+
+def _print_urls(url: str, token: str | None, job_id: str, wait: float) -> None:
+    """A service's URLs, one `url PORT URL` line each, once a node serves it (or a note after `wait` s)."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while not (services := _call("GET", url, "/v1/services", token, params={"job_id": job_id})["services"]):
+        if time.monotonic() >= deadline:
+            print(f"no URL yet after {wait:g} s (no node serves it yet): `hostapp devgrid jobs` lists it later")
+            return
+        time.sleep(0.25)
+    for service in services:
+        print(f"url {service['port']} {service['url']}")
+
+
+def _services(url: str, token: str | None) -> list[dict[str, Any]]:
+    """Every live service URL; none from a grid without a tunnel edge (it has no /v1/services)."""
+    from hostapp.cli import CliError
+
+    try:
+        return list(_call("GET", url, "/v1/services", token).get("services", []))
+    except CliError:
+        return []
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    _call("POST", args.url or _default_url(), f"/v1/jobs/{args.job_id}/stop", args.token, json={})
+    print(f"stopping {args.job_id}")
     return 0
 
 
@@ -168,6 +209,11 @@ def run_jobs(args: argparse.Namespace) -> int:
     params = {"state": args.state} if args.state else {}
     data = _call("GET", args.url or _default_url(), "/v1/jobs", args.token, params=params)
     jobs = data.get("jobs", [])
+    urls: dict[str, list[dict[str, Any]]] = {}
+    for service in _services(args.url or _default_url(), args.token):
+        urls.setdefault(service["job_id"], []).append(service)
+    for job in jobs:
+        job["services"] = urls.get(job["job_id"], [])
     if args.json:
         print(json.dumps(jobs, indent=2))
         return 0
@@ -183,4 +229,7 @@ def run_jobs(args: argparse.Namespace) -> int:
             f"{job['job_id']:<26} {job['state']:<10} {job['attempts']:>5} {job['price_per_second']:>8} "
             f"{seconds:>8} {amount:>10}  {node}"
         )
+        for service in job["services"]:
+            mb = (service["bytes_in"] + service["bytes_out"]) / 1e6
+            print(f"  port {service['port']}: {service['url']}  ({service['connections']} connections, {mb:.1f} MB)")
     return 0

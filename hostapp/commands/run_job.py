@@ -204,13 +204,16 @@ def _print_plan(plan: list[dict[str, Any]], lines: list[str], as_json: bool) -> 
         print(json.dumps({"runnable": not lines, "unsupported": lines, "plan": plan}, indent=2))
     else:
         for entry in plan:
-            shown = {k: v for k, v in entry.items() if k not in ("op", "type", "resources") and v is not None}
+            shown = {k: v for k, v in entry.items() if k not in ("op", "type", "resources", "expose") and v is not None}
             details = ", ".join(f"{k}={v}" for k, v in shown.items())
             _say(f"plan: {entry['op']} ({entry['type']}) {details}".rstrip())
             for res in entry.get("resources") or []:
                 files = ", ".join(res["files"]) if res.get("files") else "all files"
                 mode = "writable copy" if res.get("writable") else "read-only"
                 _say(f"plan:   resource {res['type']} {res['source']} -> {res['target'] or '-'} ({files}; {mode})")
+            for port in entry.get("expose") or []:
+                kind = f" ({port['type']})" if port.get("type") else ""
+                _say(f"plan:   port {port['port']}{kind}: {'; '.join(port['checks']) or 'no health checks'}")
         for line in lines:
             _say(line)
         _say("runnable on this machine" if not lines else "not runnable on this machine")

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hostapp.config.atomic import write_private
+from hostapp.services.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class Settings(_Section):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     gpus: GpuSettings = Field(default_factory=GpuSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
+    services: ServiceSettings = Field(default_factory=ServiceSettings)  # jobs that expose ports (docs/services.md)
     autostart: bool = False
     # Thousandths of the user's currency per kWh: integers, like every amount in hostapp.
     electricity_milli_per_kwh: int = Field(default=0, ge=0, le=10_000_000)

@@ -39,6 +39,7 @@ from hostapp.grid.models import (
     Release,
     Released,
     ResultAccepted,
+    TunnelEndpoint,
 )
 from hostapp.grid.signing import Signer, sign_request
 from hostapp.jobs.limits import MAX_DEFINITION_BYTES
@@ -218,9 +219,9 @@ class GridClient:
         body = Release(reason=reason[:512])
         return self._parse(Released, self._request("POST", _attempt_path(lease, "release"), body))
 
-    def tunnel_endpoint(self) -> dict[str, Any]:
+    def tunnel_endpoint(self) -> TunnelEndpoint:
         """The grid's SSH edge for service jobs: host, port and its host key to pin (docs/services.md)."""
-        return dict(self._request("GET", "/v1/node/tunnel").json())
+        return self._parse(TunnelEndpoint, self._request("GET", "/v1/node/tunnel"))
 
     def credits(self) -> Credits:
         return self._parse(Credits, self._request("GET", "/v1/node/credits"))

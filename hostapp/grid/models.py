@@ -195,3 +195,34 @@ class JobStatus(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[JobStatus]
+
+
+# ---------------------------------------------------------------- service jobs (docs/services.md)
+
+
+class TunnelEndpoint(BaseModel):
+    """GET /v1/node/tunnel: where a node's service tunnels connect, and the edge's host key to pin."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65_535)]
+    host_key: str  # one OpenSSH public key line ("ssh-ed25519 AAAA…")
+
+
+class ServiceUrl(BaseModel):
+    job_id: str
+    attempt: int
+    port: int  # the container port
+    url: str  # where the poster reaches it
+    connections: int
+    bytes_in: int
+    bytes_out: int
+    refused: int  # connections over the per-port cap
+
+
+class ServiceList(BaseModel):
+    services: list[ServiceUrl]
+
+
+class ServiceStopping(BaseModel):
+    job_id: str
+    stopping: bool

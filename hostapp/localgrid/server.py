@@ -435,13 +435,13 @@ def create_app(service: GridService, owner_token: str | None = None, edge: EdgeR
     if edge is not None:  # service jobs: tunnel endpoint, URLs, stop (hostapp/localgrid/service_routes.py)
         add_service_routes(app, edge, service.store, owner, errors, node_auth_doc)
     app.add_middleware(
-        SignatureMiddleware,  # type: ignore[arg-type]
+        SignatureMiddleware,
         store=service.store,
         window_seconds=service.config.signature_window_seconds,
     )
     # POST /v1/jobs with a YAML body becomes the JSON submission (after the size cap, before the route).
-    app.add_middleware(YamlSubmissionMiddleware, owner_token=expected)  # type: ignore[arg-type]
-    app.add_middleware(BodyLimitMiddleware)  # type: ignore[arg-type]  # added last: runs first, on every route
+    app.add_middleware(YamlSubmissionMiddleware, owner_token=expected)
+    app.add_middleware(BodyLimitMiddleware)  # added last: runs first, on every route
     return app
 
 

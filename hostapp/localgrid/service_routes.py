@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
+from hostapp.grid.models import ServiceList, ServiceStopping, TunnelEndpoint
 from hostapp.localgrid.store import GridError
 from hostapp.localgrid.tunnel_edge import EdgeRunner
 
@@ -23,17 +24,17 @@ def add_service_routes(
     errors: dict[int | str, dict[str, Any]],
     node_auth_doc: dict[str, Any],
 ) -> None:
-    @app.get("/v1/node/tunnel", responses=errors, openapi_extra=node_auth_doc)
+    @app.get("/v1/node/tunnel", response_model=TunnelEndpoint, responses=errors, openapi_extra=node_auth_doc)
     def tunnel_endpoint(request: Request) -> dict[str, Any]:
         if store.node(str(request.state.node)) is None:
             raise GridError(404, "not_registered", "node is not registered: call PUT /v1/node first")
         return edge.endpoint()
 
-    @app.get("/v1/services", responses=errors, dependencies=owner)
+    @app.get("/v1/services", response_model=ServiceList, responses=errors, dependencies=owner)
     def services(job_id: str | None = None) -> dict[str, Any]:
         return {"services": edge.services(job_id)}
 
-    @app.post("/v1/jobs/{job_id}/stop", responses=errors, dependencies=owner)
+    @app.post("/v1/jobs/{job_id}/stop", response_model=ServiceStopping, responses=errors, dependencies=owner)
     def stop(job_id: str) -> dict[str, Any]:
         status = store.job_status(job_id)
         if status is None:

@@ -143,7 +143,7 @@ class _Bucket:
             await asyncio.sleep((min(amount, self.rate) - self.tokens) / self.rate)
 
 
-class _RouteListener(asyncssh.SSHListener):  # type: ignore[misc]
+class _RouteListener(asyncssh.SSHListener):
     """What asyncssh keeps for a granted forward: closing it (node cancels, connection ends) closes the route."""
 
     def __init__(self, edge: TunnelEdge, route: Route) -> None:
@@ -161,7 +161,7 @@ class _RouteListener(asyncssh.SSHListener):  # type: ignore[misc]
         await self._route.server.wait_closed()
 
 
-class _EdgeServer(asyncssh.SSHServer):  # type: ignore[misc]
+class _EdgeServer(asyncssh.SSHServer):
     def __init__(self, edge: TunnelEdge) -> None:
         self._edge = edge
         self._conn: asyncssh.SSHServerConnection | None = None
@@ -169,9 +169,11 @@ class _EdgeServer(asyncssh.SSHServer):  # type: ignore[misc]
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
+        self._edge._conns.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._conn is not None:
+            self._edge._conns.discard(self._conn)
             self._edge._drop_connection(self._conn)
 
     def begin_auth(self, username: str) -> bool:
@@ -236,6 +238,7 @@ class TunnelEdge:
         self._sweeper: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: set[str] = set()  # jobs the poster stopped: no new forwards for them
+        self._conns: set[asyncssh.SSHServerConnection] = set()  # nodes connected now
 
     # ------------------------------------------------------------ what the grid reads (any thread)
 
@@ -318,6 +321,9 @@ class TunnelEdge:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        for conn in list(self._conns):  # closing the listener leaves connected nodes connected
+            conn.close()
+            await conn.wait_closed()
 
     async def _sweep(self) -> None:
         while True:

@@ -32,6 +32,9 @@ def served(tmp_path: Path, hostapp_home: Path) -> Iterator[str]:
     yield first.split()[1]
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
+    process.stdout.close()  # else a ResourceWarning lands in whichever test's teardown the GC runs
+    if process.stderr is not None:
+        process.stderr.close()
 
 
 def test_submit_then_list(served: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
