@@ -80,6 +80,7 @@ class Services:
     passphrase: Callable[[bool], str | None] | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _started: list[Any] = field(default_factory=list, repr=False)
+    _to_close: list[Any] = field(default_factory=list, repr=False)  # connection holders closed last
 
     @property
     def paths(self) -> AppPaths:
@@ -249,7 +250,7 @@ class Services:
             gpus=uuids,
             config=config,
             power=lambda uuid: sample.power_w if (sample := gpu.sampler.latest(uuid)) else None,
-            payouts=self.payout_verifier(),
+            payouts=self._closing(self.payout_verifier()),
         )
 
     def payout_verifier(self) -> PayoutVerifier:
@@ -315,6 +316,11 @@ class Services:
         self._started.append(node)
         return node
 
+    def _closing(self, holder: Any) -> Any:
+        """`holder` (with a close()) is closed with the services."""
+        self._to_close.append(holder)
+        return holder
+
     def close(self) -> None:
         """Stop what was started, newest first, then release connections."""
         while self._started:
@@ -323,6 +329,8 @@ class Services:
                 service.stop()
             except Exception:
                 log.exception("stopping %s failed", type(service).__name__)
+        while self._to_close:
+            self._to_close.pop().close()
         if "grid_client" in self.__dict__:
             self.grid_client.close()
         if "gpu" in self.__dict__:

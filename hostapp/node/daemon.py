@@ -300,6 +300,29 @@ class NodeDaemon:
         return answer
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter number
+NODE_MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas() -> bool:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and the node's
+    threads (one per slot, the runner's log readers, the control socket's clients) each keep a few
+    MB of freed memory there. Two arenas are plenty for a process that mostly waits; measured in
+    docs/benchmarks.md. Called first thing in `hostapp node`, before those threads exist. False where
+    it does not apply (not glibc, not Linux)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(M_ARENA_MAX, NODE_MALLOC_ARENAS))
+    except (OSError, AttributeError):  # musl and others have no mallopt
+        return False
+
+
 def _fix_of(exc: BaseException) -> str:
     """The fix an exception names (GridRejected.fix, an engine hint), else where to look."""
     fix = getattr(exc, "fix", None)
