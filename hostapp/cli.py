@@ -26,7 +26,8 @@ COMMAND_MODULES = (
     "gui",
 )
 
-# Commands whose process loads the wallet key (the tray app is `gui`, also what no command means).
+# Commands whose process holds wallet secrets: the node and `wallet …` load the key; the tray app (`gui`,
+# also what no command means) shows the recovery phrase while a wallet is created or exported.
 KEY_HOLDERS = frozenset({"node", "gui", "wallet"})
 
 

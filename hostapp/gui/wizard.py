@@ -4,7 +4,7 @@ schedule preset and start at login → network (local demo grid or Nosana, beta)
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -30,6 +30,9 @@ from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
 from hostapp.schedule.grid import Preset
 from hostapp.schedule.policy import Rules
+
+if TYPE_CHECKING:
+    from hostapp.health.doctor import DoctorReport
 
 WORD_MIN_WIDTH = 100  # a seed word (at most 8 letters) and its number, at any font scale
 
@@ -70,7 +73,7 @@ class ChecksStep(QWizardPage):
         self.results.setText("Checking…")
         run_in_background(self._services.run_doctor, self.show_report, self._failed)
 
-    def show_report(self, report: Any) -> None:
+    def show_report(self, report: DoctorReport) -> None:
         # What each finding means for the user; the technical detail and full fix are one
         # click away on the Diagnostics page (and in the tooltip here).
         lines, details = [], []
@@ -413,7 +416,7 @@ class NetworkStep(QWizardPage):
     requirements are stated here, before the choice, and checked by `hostapp doctor`."""
 
     def __init__(self, services: GuiServices) -> None:
-        from hostapp.nosana.checks import REQUIREMENTS
+        from hostapp.nosana.requirements import REQUIREMENTS
 
         super().__init__()
         self._services = services

@@ -21,23 +21,9 @@ from hostapp.nosana.accounts import MarketAccount
 from hostapp.nosana.config import NosanaConfig, NosanaConfigError, load_nosana_config
 from hostapp.nosana.ids import SYSTEM_PROGRAM
 from hostapp.nosana.reads import NosanaChainReader
+from hostapp.nosana.requirements import LAMPORTS_PER_SOL, MIN_FREE_DISK_BYTES, MIN_SOL_LAMPORTS
+from hostapp.nosana.requirements import REQUIREMENTS as REQUIREMENTS
 from hostapp.wallet.chain_client import ChainError, resolve_rpc_url
-
-# hostapp's own thresholds (Nosana publishes none in its program or npm clients): enough SOL for a
-# few hundred queue and job transactions plus the run accounts' rent (refunded), and disk for the
-# large AI images Nosana jobs pull.
-MIN_SOL_LAMPORTS = 10_000_000  # 0.01 SOL
-MIN_FREE_DISK_BYTES = 100 * 1024**3
-LAMPORTS_PER_SOL = 1_000_000_000
-
-# What the mode requires, said before the user chooses it (the wizard) and checked by `doctor`.
-REQUIREMENTS = (
-    f"SOL on the node's own key for transaction fees (at least {MIN_SOL_LAMPORTS / LAMPORTS_PER_SOL:g} SOL)",
-    "NOS staked with that key, as much as the market asks",
-    "a place in a Nosana market: GPU hosts join Nosana's waitlist and receive an access key",
-    "Docker with NVIDIA GPU support, and the official Nosana node image",
-    f"at least {MIN_FREE_DISK_BYTES // 1024**3} GiB of free disk",
-)
 
 NOSANA_TITLES = {
     "nosana_setup": "Nosana setup",
