@@ -141,12 +141,13 @@ class Desktop:
             raise AssertionError(f"{', '.join(missing)} missing: run `make setup` (scripts/setup.sh installs them)")
         self.work.mkdir(parents=True, exist_ok=True)
         read_end, write_end = os.pipe()
-        self._xvfb = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
-            pass_fds=(write_end,),
-            stdout=subprocess.DEVNULL,
-            stderr=(self.work / "xvfb.log").open("wb"),
-        )
+        with (self.work / "xvfb.log").open("wb") as log:  # the child keeps its own descriptor
+            self._xvfb = subprocess.Popen(
+                ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
+                pass_fds=(write_end,),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         os.close(write_end)
         with os.fdopen(read_end) as numbers:
             number = numbers.readline().strip()
@@ -154,15 +155,16 @@ class Desktop:
             self.stop()
             raise AssertionError(f"Xvfb did not start: {(self.work / 'xvfb.log').read_text(errors='replace')}")
         self.display = f":{number}"
-        self._trayer = subprocess.Popen(
-            [
-                *("trayer", "--edge", "top", "--align", "right", "--widthtype", "percent", "--width", "100"),
-                *("--height", "24", "--SetDockType", "true", "--SetPartialStrut", "true"),
-            ],
-            env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=(self.work / "trayer.log").open("wb"),
-        )
+        with (self.work / "trayer.log").open("wb") as log:
+            self._trayer = subprocess.Popen(
+                [
+                    *("trayer", "--edge", "top", "--align", "right", "--widthtype", "percent", "--width", "100"),
+                    *("--height", "24", "--SetDockType", "true", "--SetPartialStrut", "true"),
+                ],
+                env=self.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 20
         while not self._windows("--classname", "^panel$"):
             if time.monotonic() > deadline or self._trayer.poll() is not None:

@@ -324,6 +324,8 @@ def test_tray_app_earns_under_a_real_tray_and_reconciles(
     finally:
         watch.stop()
         code = tray.stop()
+        # Quitting the tray leaves the node it started earning (its own process): stop it as a user would.
+        hostapp("shutdown", env=journey_env)
     print(f"journey: tray {watch.summary()}")
     if code != 0:
         problems.append(f"the tray app exited {code} after Quit")
