@@ -20,9 +20,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import asyncssh
+from typing import TYPE_CHECKING, Any
 
 from hostapp.events import EventBus
 from hostapp.jobs.definition import GridJob, ResultsByOp, RunArgs
@@ -31,8 +29,10 @@ from hostapp.services.health import READY, UNHEALTHY, HealthMonitor, HealthPolic
 from hostapp.services.loop import LoopThread
 from hostapp.services.network import DestinationRefused, checked_destination
 from hostapp.services.settings import ServiceSettings
-from hostapp.services.sshkey import Signer
-from hostapp.services.tunnel import POSTER_STOP, EdgeAddress, ServiceTunnel, TunnelError, TunnelStats
+from hostapp.services.tunnel_types import POSTER_STOP, EdgeAddress, Signer, TunnelError, TunnelStats
+
+if TYPE_CHECKING:
+    from hostapp.services.tunnel import ServiceTunnel
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,10 @@ class ServiceHost:
                 edge, service.tunnel_problem = None, f"no tunnel endpoint: {exc}"
             if edge is not None:
                 targets = {port.port: service.address for port in service.ports}
+                import asyncssh  # here, not at import: a node without service jobs never loads it
+
+                from hostapp.services.tunnel import ServiceTunnel
+
                 tunnel = ServiceTunnel(edge, self._signer, service.job_id, service.attempt, targets)
                 service.tunnel = tunnel
                 try:

@@ -6,23 +6,14 @@ wallet's `Keystore.sign` returns, so the tunnel needs no copy of the private key
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import asyncssh
 from asyncssh.packet import String
 from asyncssh.public_key import decode_ssh_public_key
 from solders.pubkey import Pubkey
 
+from hostapp.services.tunnel_types import Signer as Signer
+
 ALGORITHM = b"ssh-ed25519"
-
-
-class Signer(Protocol):
-    """The wallet's Keystore: a base58 public key and 64-byte Ed25519 signatures."""
-
-    @property
-    def pubkey(self) -> str: ...
-
-    def sign(self, message: bytes) -> bytes: ...
 
 
 def public_blob(pubkey: str) -> bytes:

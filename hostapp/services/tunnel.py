@@ -18,13 +18,14 @@ import contextlib
 import ipaddress
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import asyncssh
 
 from hostapp.services.network import DestinationRefused
-from hostapp.services.sshkey import NodeKeyPair, Signer
+from hostapp.services.sshkey import NodeKeyPair
+from hostapp.services.tunnel_types import POSTER_STOP as POSTER_STOP
+from hostapp.services.tunnel_types import EdgeAddress, Signer, TunnelError, TunnelStats
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +39,11 @@ CHANNEL_WINDOW = 8 * 1024 * 1024
 CHANNEL_PACKET = 32 * 1024  # SSH's customary packet size: larger ones measured no faster here
 # The edge disconnects a job's tunnel with this description when the poster stops the service: the node then
 # stops the job and reports it served (billed), rather than reconnecting.
-POSTER_STOP = "stopped by the poster"
 
 
 def forward_name(job_id: str, attempt: int) -> str:
     """The listen host of a job's forwards: `<attempt>-<hex of the job id>` (the edge reads the same)."""
     return f"{attempt}-{job_id.encode().hex()}"
-
-
-@dataclass
-class TunnelStats:
-    connections: int = 0  # one per TCP connection from the poster (HTTP keep-alive carries several requests)
-    bytes_in: int = 0  # poster -> container
-    bytes_out: int = 0  # container -> poster
-    refused: int = 0  # channels the edge opened for something this tunnel does not serve
-
-
-@dataclass(frozen=True)
-class EdgeAddress:
-    host: str
-    port: int
-    host_key: str  # the edge's public host key, one OpenSSH line (from the grid API)
 
 
 class _Client(asyncssh.SSHClient):
@@ -211,7 +196,3 @@ class ServiceTunnel:
             self._conn.close()
             with contextlib.suppress(Exception):
                 await self._conn.wait_closed()
-
-
-class TunnelError(Exception):
-    """The tunnel could not be opened as asked (the message says why)."""

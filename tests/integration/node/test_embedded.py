@@ -254,7 +254,7 @@ def test_node_starts_the_grid_process_and_takes_it_down_when_it_goes(
             node.kill()
 
 
-HEAVY = ("fastapi", "uvicorn", "starlette")
+HEAVY = ("fastapi", "uvicorn", "starlette", "asyncssh")  # asyncssh: only once a job exposes a port
 GRID_SIDE = ("hostapp.localgrid.server", "hostapp.localgrid.store", "hostapp.chain.runtime", "hostapp.chain.rpc")
 
 
