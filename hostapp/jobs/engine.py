@@ -1,7 +1,13 @@
-"""The Docker engine connection, shared by the runner and doctor, with errors a user can act on."""
+"""The Docker engine connection, shared by the runner and doctor, with errors a user can act on.
+
+This is the one module that touches docker-py's private API (`api._post`, `api._url`, ...): those
+methods change without notice between docker-py releases, so every use of them lives here, behind a
+function with a stable meaning (tests/unit/jobs/test_docker_private_api.py keeps it so).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,6 +58,59 @@ GPU_RUNTIME_HINT = (
 )
 
 
+# The multiplexed stream numbers of an attach: 0 is stdin, 1 stdout, 2 stderr.
+STREAM_TYPES = {0: "stdin", 1: "stdout", 2: "stderr"}
+
+
+def attach_output(api: Any, container_id: str) -> tuple[Any, Iterator[tuple[str, bytes]]]:
+    """Attach to a created (not yet started) container's stdout and stderr: (response, frames).
+
+    Attaching before start loses nothing, and the job waits for the reader rather than the engine's log
+    file rotating under a follower (a flood is slowed down, never half-recorded). docker-py's public
+    `attach()` cannot be used before start without a race, hence its private request helpers. Close
+    `response` when done; `frames` yields ("stdout" | "stderr", bytes) until the container exits.
+    """
+    from docker.utils.socket import frames_iter
+
+    response = api._post(
+        api._url("/containers/{0}/attach", container_id),
+        headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+        params={"logs": 0, "stdout": 1, "stderr": 1, "stream": 1},
+        stream=True,
+    )
+    api._raise_for_status(response)
+    sock = api._get_raw_response_socket(response)
+    api._disable_socket_timeout(sock)  # a job may be silent for longer than the client timeout
+    frames = ((STREAM_TYPES.get(stream, "stdout"), data) for stream, data in frames_iter(sock, False))
+    return response, frames
+
+
+def volume_usage(api: Any) -> dict[str, int]:
+    """Bytes used by each volume, from the engine's own accounting (`/system/df`)."""
+    # type=volume keeps the engine from sizing images and build cache too (ignored before API 1.42);
+    # docker-py's public df() cannot pass it.
+    usage = api._result(api._get(api._url("/system/df"), params={"type": "volume"}), True)
+    return {
+        str(volume.get("Name")): int((volume.get("UsageData") or {}).get("Size") or 0)
+        for volume in usage.get("Volumes") or []
+    }
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A one-line, user-facing reason for an engine-side failure."""
+    text = str(getattr(exc, "explanation", None) or exc).strip().splitlines()
+    first = text[0][:300] if text else type(exc).__name__
+    lowered = first.lower()
+    if "no space left" in lowered:
+        return f"disk full: {first}: free disk space (docker system df) and retry"
+    name = type(exc).__name__
+    if name in ("ConnectionError", "EngineUnavailable") or "connection refused" in lowered or "no such file" in lowered:
+        return f"Docker engine not reachable ({first}): {START_HINT}"
+    if isinstance(exc, OSError) and not name.startswith("Connection"):
+        return f"{name}: {first}"
+    return first

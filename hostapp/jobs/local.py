@@ -90,10 +90,21 @@ def plan(definition: JobDefinition, network: bool) -> list[dict[str, Any]]:
             )
             if op.args.resources:
                 entry["resources"] = [resource_plan(item) for item in op.args.resources if isinstance(item, Resource)]
+            if op.args.expose is not None:
+                entry["expose"] = _expose_plan(op)
         if op.execution and op.execution.depends_on:
             entry["depends_on"] = op.execution.depends_on
         entries.append(entry)
     return entries
+
+
+def _expose_plan(op: RunOp) -> list[dict[str, Any]]:
+    from hostapp.services.expose import ExposeError, plan_entry, static_plan
+
+    try:
+        return plan_entry(static_plan(op))
+    except ExposeError:
+        return []  # the `unsupported:` line says why
 
 
 def resource_plan(resource: Resource) -> dict[str, Any]:

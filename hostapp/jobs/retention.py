@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hostapp.config.settings import OutputSettings
 from hostapp.events import Event
+from hostapp.jobs.journal import UNFINISHED, JobJournal
 from hostapp.store import Store
 
 log = logging.getLogger(__name__)
@@ -144,11 +145,11 @@ class JobOutputs:
 
     def _age_and_expiry(self, job_id: str, now: float) -> tuple[float, bool] | None:
         """(when the job ended, whether its outputs are past their keep time); None while it runs."""
-        rows = self._store.query("SELECT source, status, ended_at FROM jobs WHERE job_id = ?", (job_id,))
+        rows = JobJournal(self._store).attempts(job_id)
         if rows:
-            ended = max(float(row["ended_at"] or 0.0) for row in rows)
-            running = any(row["status"] in ("running", "queued") for row in rows)
-            local = any(row["source"] == "local" for row in rows)
+            ended = max(float(row.ended_at or 0.0) for row in rows)
+            running = any(row.status in UNFINISHED for row in rows)
+            local = any(row.source == "local" for row in rows)
         else:  # no record (a wiped database): the folder's own age
             try:
                 ended = (self.jobs_dir / job_id).stat().st_mtime

@@ -38,6 +38,9 @@ BRIDGE_PREFIX = "hostapp"
 # no packets from a job to the host itself, nor to private/LAN/link-local ranges; the internet stays open.
 FIREWALL_RULES: tuple[tuple[str, ...], ...] = (
     ("INPUT", "-i", f"{BRIDGE_PREFIX}+", "-j", "DROP"),
+    # Inserted after (so above) the DROP: replies to connections the host opened to a job, which is how the
+    # node reaches a service container (docs/services.md); a job still cannot open one to the host.
+    ("INPUT", "-i", f"{BRIDGE_PREFIX}+", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"),
     *(
         ("DOCKER-USER", "-i", f"{BRIDGE_PREFIX}+", "-d", cidr, "-j", "DROP")
         for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import secrets
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +330,16 @@ def test_engine_down_fails_the_job_and_does_not_raise(app_paths, store, dead_doc
 
     client = docker.DockerClient(base_url=dead_docker_host, timeout=5, version="1.41")
     runner = JobRunner(client, JobLimits(), app_paths, EventBus(), store, "dead-engine")
-    result = runner.run(grid_job(one_op("true")))
+    # docker-py's UnixHTTPConnection.connect does not close its socket when the connect fails; the socket
+    # is freed with the exception's frames, at whichever garbage collection comes next. That third-party
+    # leak is expected here only: ignore it here and collect before leaving, not in the next test.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="unclosed <socket.socket", category=ResourceWarning)
+        try:
+            result = runner.run(grid_job(one_op("true")))
+        finally:
+            client.close()
+            gc.collect()
     assert result.status == "failed"
     assert "Docker engine not reachable" in (result.reason or "")
     assert store.query("SELECT status FROM jobs WHERE job_id = ?", (result.job_id,))[0]["status"] == "failed"

@@ -90,14 +90,14 @@ def test_embedded_default_runs_demo_jobs_and_pays_the_wallet(hostapp_home: Path,
 
 
 def start_node(grid: LocalGrid, log: Path) -> subprocess.Popen[str]:
-    handle = log.open("a")
-    return subprocess.Popen(
-        [sys.executable, "-m", "hostapp", "node", "--grid-url", grid.url],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ),
-    )
+    with log.open("a") as handle:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "hostapp", "node", "--grid-url", grid.url],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ),
+        )
 
 
 def run_job_importing(job_file: Path, *flags: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:

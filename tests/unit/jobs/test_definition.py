@@ -39,7 +39,7 @@ CPU_RUNNABLE = {
 }
 NOT_HERE = {
     "confidential": ["job: logistics", "job: ops"],
-    "expose-service": ["op web: args.expose", "op web: args.gpu"],
+    "expose-service": ["op web: args.gpu"],  # exposed ports are served (hostapp/services/)
     "gpu": ["op gpu: args.gpu"],
 }
 

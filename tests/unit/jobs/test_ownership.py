@@ -34,6 +34,9 @@ def child() -> Iterator[tuple[subprocess.Popen[str], str]]:
     if proc.poll() is None:
         proc.kill()
     proc.wait(10)
+    for pipe in (proc.stdin, proc.stdout):  # a pipe left open is a leaked file (warnings are errors)
+        if pipe is not None:
+            pipe.close()
 
 
 def test_this_process_is_alive_and_its_id_is_stable() -> None:

@@ -1,4 +1,4 @@
-"""Nosana-compatible job definitions: the models, strict parsing with JSON paths, literals, and what runs here.
+"""The job definition's schema: pydantic models, strict parsing with JSON paths, and the error translation.
 
 Every model forbids unknown fields: a definition that says `privileged`, `cap_add`, `devices` or a host
 path is rejected with the path of the offending field, never silently ignored (docs/security.md). The
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -27,7 +27,6 @@ from pydantic import (
     model_validator,
 )
 
-from hostapp.gpu.requirements import GpuRequirements
 from hostapp.jobs.limits import (
     ACCEPTED_VERSIONS,
     MAX_DEFINITION_BYTES,
@@ -40,25 +39,21 @@ from hostapp.jobs.limits import (
 # Ids and volume names: ASCII only, so look-alike letters, bidi overrides and zero-width characters
 # cannot make two ops or volumes print the same while being different (or smuggle path characters).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$"
+ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$"
 # image[:tag][@sha256:digest] with an optional registry host[:port]; no spaces, no control characters.
 _IMAGE_PATTERN = (
     r"^(?:[a-zA-Z0-9.-]+(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
     r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
     r"(?:@sha256:[a-f0-9]{64})?$"
 )
-LITERAL_RE = re.compile(r"%%((?:ops|global)\.[^%]{1,256})%%")
-REMOVE_IF_EMPTY = "__remove-if-empty__"
 SPREAD_KEY = "__spread__"
 REDACTED = "[REDACTED]"
-# Globals the node itself provides to literals: `host` is where the job's services run (this machine).
-NODE_GLOBALS = {"host": "localhost"}
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=65_536)]
 ShortText = Annotated[str, StringConstraints(max_length=4096)]
 ImageRef = Annotated[str, StringConstraints(pattern=_IMAGE_PATTERN, max_length=512)]
-EnvKey = Annotated[str, StringConstraints(pattern=_ENV_KEY_PATTERN)]
+EnvKey = Annotated[str, StringConstraints(pattern=ENV_KEY_PATTERN)]
 Port = Annotated[int, Field(ge=1, le=65_535)]
 PortRange = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$")]
 LiteralString = Annotated[str, StringConstraints(pattern=r"^%%(ops|global)\.[^%]{1,256}%%$")]
@@ -518,16 +513,6 @@ class GridJob:
             raise ValueError(f"timeout_seconds must be an integer 1..{MAX_TIMEOUT_SECONDS}, got {timeout!r}")
 
 
-@dataclass(frozen=True)
-class MachineCaps:
-    """What this machine can run: filled from the engine's info (and the GPU probe when there is one)."""
-
-    nvidia_runtime: bool = False
-    runtime_detail: str = "no NVIDIA container runtime"
-    gpu_vram_mb: int | None = None
-    network: bool = True  # whether jobs that need network may get it here
-
-
 # ---------------------------------------------------------------- parsing
 
 
@@ -652,7 +637,7 @@ def _translate(exc: ValidationError, data: Any) -> list[tuple[str, str]]:
 _PATTERN_REASONS = {
     ID_PATTERN: "must be a plain ASCII id: letters, digits, '_', '.', '-', at most 64 characters",
     _IMAGE_PATTERN: "not a valid image reference (name[:tag][@sha256:digest])",
-    _ENV_KEY_PATTERN: "not a valid environment variable name",
+    ENV_KEY_PATTERN: "not a valid environment variable name",
 }
 
 
@@ -717,7 +702,7 @@ def execution_order(definition: JobDefinition) -> list[RunOp | CreateVolumeOp]:
     return order
 
 
-# ---------------------------------------------------------------- commands and literals
+# ---------------------------------------------------------------- commands
 
 
 def effective_command(args: RunArgs) -> list[str] | None:
@@ -735,189 +720,6 @@ def effective_entrypoint(args: RunArgs) -> list[str] | None:
     if isinstance(args.entrypoint, str):
         return [args.entrypoint]
     return list(args.entrypoint)
-
-
-class LiteralError(Exception):
-    """A `%%…%%` literal names something that does not exist (yet)."""
-
-
-ResultsByOp = Mapping[str, Mapping[str, str | list[str | None]]]
-
-
-def resolve_literal(path: str, definition: JobDefinition, results: ResultsByOp) -> str:
-    """`global.variables.X`, `global.<field>`, or `ops.<id>.results.<name>` (the first match)."""
-    parts = path.split(".")
-    if parts[0] == "global":
-        glob = definition.global_
-        if glob is not None and len(parts) == 3 and parts[1] == "variables" and glob.variables:
-            if parts[2] in glob.variables:
-                return glob.variables[parts[2]]
-        if glob is not None and len(parts) == 2 and isinstance(getattr(glob, parts[1], None), str):
-            return str(getattr(glob, parts[1]))
-        if len(parts) == 2 and parts[1] in NODE_GLOBALS:
-            return NODE_GLOBALS[parts[1]]
-        raise LiteralError(f"%%{path}%% is not defined in global")
-    if len(parts) == 4 and parts[2] == "results":
-        op_results = results.get(parts[1])
-        if op_results is None:
-            raise LiteralError(f"%%{path}%%: op {parts[1]!r} has not produced results")
-        value = op_results.get(parts[3])
-        if isinstance(value, list):
-            found = [v for v in value if v is not None]
-            return found[0] if found else ""
-        if value is None:
-            raise LiteralError(f"%%{path}%%: op {parts[1]!r} has no result {parts[3]!r}")
-        raise LiteralError(f"%%{path}%%: result {parts[3]!r} failed: {value}")
-    raise LiteralError(f"%%{path}%% is not a literal hostapp can resolve")
-
-
-def substitute(text: str, definition: JobDefinition, results: ResultsByOp) -> str:
-    return LITERAL_RE.sub(lambda m: resolve_literal(m.group(1), definition, results), text)
-
-
-def resolve_run_args(args: RunArgs, definition: JobDefinition, results: ResultsByOp) -> RunArgs:
-    """Resolve literals in cmd, entrypoint and env (incl. `__spread__` and `__remove-if-empty__`)."""
-
-    def resolve_list(items: str | list[str] | None) -> str | list[str] | None:
-        if items is None:
-            return None
-        if isinstance(items, str):
-            return substitute(items, definition, results)
-        remove_if_empty = REMOVE_IF_EMPTY in items
-        resolved = [substitute(item, definition, results) for item in items if item != REMOVE_IF_EMPTY]
-        if remove_if_empty and not any(resolved):
-            return None
-        return resolved
-
-    env: dict[str, str] | None = None
-    if args.env is not None:
-        env = {}
-        for key, value in args.env.items():
-            if key == SPREAD_KEY:
-                env.update(_spread_object(substitute(value, definition, results), "env.__spread__"))
-            else:
-                env[key] = substitute(value, definition, results)
-    return args.model_copy(
-        update={"cmd": resolve_list(args.cmd), "entrypoint": resolve_list(args.entrypoint), "env": env}
-    )
-
-
-def _spread_object(text: str, where: str) -> dict[str, str]:
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise LiteralError(f"{where}: resolved value is not JSON ({exc})") from None
-    if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
-        raise LiteralError(f"{where}: resolved value is not a JSON object of plain values")
-    out: dict[str, str] = {}
-    for key, item in value.items():
-        if not re.match(_ENV_KEY_PATTERN, str(key)):
-            raise LiteralError(f"{where}: {key!r} is not a valid environment variable name")
-        if str(key).upper().startswith("NVIDIA_"):
-            raise LiteralError(f"{where}: {key}: NVIDIA_* variables are set by this host only")
-        out[str(key)] = json.dumps(item) if isinstance(item, bool) else str(item)
-    return out
-
-
-# ---------------------------------------------------------------- what runs here
-
-
-def run_ops(definition: JobDefinition) -> Iterable[RunOp]:
-    return (op for op in definition.ops if isinstance(op, RunOp))
-
-
-def needs_gpu(definition: JobDefinition) -> bool:
-    return any(op.args.gpu for op in run_ops(definition))
-
-
-def unsupported(definition: JobDefinition, machine_caps: MachineCaps) -> list[str]:
-    """Features this host does not run, one `unsupported: …` line each (empty: runnable here)."""
-    lines: list[str] = []
-    if definition.logistics is not None:
-        lines.append(
-            "unsupported: job: logistics: the definition and results are exchanged with an outside API "
-            "(confidential jobs); this host runs only definitions it is given"
-        )
-    if not definition.ops:
-        lines.append("unsupported: job: ops: the definition has no ops to run")
-    for op in run_ops(definition):
-        args = op.args
-        prefix = f"unsupported: op {op.id}"
-        lines += _unsupported_resources(prefix, args.resources or [])
-        if args.expose is not None:
-            lines.append(
-                f"{prefix}: args.expose: exposed service ports need a public tunnel, which this host does not provide"
-            )
-        if args.gpu and not machine_caps.nvidia_runtime:
-            lines.append(f"{prefix}: args.gpu: cannot run GPU job: {machine_caps.runtime_detail}")
-        if args.gpu and args.required_vram and machine_caps.gpu_vram_mb is not None:
-            if args.required_vram * 1024 > machine_caps.gpu_vram_mb:
-                lines.append(
-                    f"{prefix}: args.required_vram: needs {args.required_vram} GB of GPU memory, "
-                    f"this GPU has {machine_caps.gpu_vram_mb // 1024} GB"
-                )
-        if args.aliases is not None:
-            lines.append(f"{prefix}: args.aliases: network aliases between ops are not provided")
-        if args.restart_policy and args.restart_policy.policy in ("always", "unless-stopped"):
-            if args.restart_policy.restart_tries == 0:
-                lines.append(
-                    f"{prefix}: args.restart_policy: {args.restart_policy.policy!r} without restart_tries "
-                    "restarts forever; give restart_tries"
-                )
-    return lines
-
-
-def _unsupported_resources(prefix: str, resources: Sequence[Resource | SpreadMarker | str]) -> list[str]:
-    """S3 and HF resources are fetched into the model cache (hostapp/resources/); the rest say why not."""
-    lines = []
-    for index, item in enumerate(resources):
-        where = f"{prefix}: args.resources[{index}]"
-        if isinstance(item, SpreadMarker):
-            lines.append(f"{where}: a resource list from a literal (__spread__) is not fetched by this host")
-        elif isinstance(item, Resource) and item.type == "Ollama":
-            lines.append(
-                f"{where}: Ollama model {item.model!r} is not fetched by this host (no Ollama registry "
-                "client yet); name the weights as an HF or S3 resource instead"
-            )
-        elif isinstance(item, Resource) and item.buckets:
-            lines.append(f"{where}.buckets: S3 resources with several buckets are not fetched by this host")
-    return lines
-
-
-def resources(definition: JobDefinition) -> list[tuple[RunOp, int, Resource]]:
-    """The S3 and HF resources of every container/run op: what the runner fetches and mounts."""
-    return [
-        (op, index, item)
-        for op in run_ops(definition)
-        for index, item in enumerate(op.args.resources or [])
-        if isinstance(item, Resource) and item.type in ("S3", "HF") and not item.buckets
-    ]
-
-
-def gpu_requirements(definition: JobDefinition) -> GpuRequirements:
-    """What the job asks of a GPU, for qualification and grid matching (VRAM in MB)."""
-    vram_gb = max((op.args.required_vram or 0 for op in run_ops(definition) if op.args.gpu), default=0)
-    system = definition.meta.system_requirements if definition.meta else None
-    cuda: tuple[int, int] | None = None
-    if system:
-        value = system.get("required_vram")
-        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 4096:
-            vram_gb = max(vram_gb, int(value))
-        cuda = _version_pair(system.get("required_cuda"))
-    gpu = needs_gpu(definition)
-    return GpuRequirements(gpu=gpu, min_vram_mb=vram_gb * 1024 if gpu and vram_gb else None, min_cuda=cuda)
-
-
-def _version_pair(value: Any) -> tuple[int, int] | None:
-    candidates = value if isinstance(value, list) else [value]
-    pairs = []
-    for item in candidates:
-        match = re.match(r"^(\d{1,3})\.(\d{1,3})", str(item)) if item is not None else None
-        if match:
-            pairs.append((int(match.group(1)), int(match.group(2))))
-    return min(pairs) if pairs else None
 
 
 def redacted_json(definition: JobDefinition) -> str:
