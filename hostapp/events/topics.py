@@ -162,6 +162,16 @@ class ServiceTunnel(Topic):
     reason: str | None = None
 
 
+class ServiceTraffic(Topic):
+    """What a serving job's tunnel carried so far (hostapp/services/host.py), every few seconds while it moves."""
+
+    job_id: str
+    image: str
+    connections: int
+    bytes_in: int
+    bytes_out: int
+
+
 class JobPullProgress(Topic):
     job_id: str | None  # None for a pre-pull
     image: str
@@ -320,6 +330,7 @@ TOPICS: dict[str, type[Topic]] = {
     "wallet.withdrawn": WalletWithdrawn,
     "wallet.chain": WalletChain,
     "settings.changed": SettingsChanged,
+    "service.traffic": ServiceTraffic,
     "control.attached": ControlAttached,
     "control.link": ControlLink,
 }

@@ -47,6 +47,16 @@ def pull_progress_text(data: dict[str, Any]) -> str:
     return f"Pulling image {image}: {amount}{layers}"
 
 
+def serving_text(data: dict[str, Any]) -> str:
+    """A service.traffic event (hostapp/events/topics.py ServiceTraffic) as one line, e.g.
+    `Serving hostapp/demo-service:1 — 12 connections, 3.4 MB`."""
+    image = str(data.get("image") or "a service")
+    connections = int(data.get("connections") or 0)
+    moved = int(data.get("bytes_in") or 0) + int(data.get("bytes_out") or 0)
+    plural = "" if connections == 1 else "s"
+    return f"Serving {image} — {connections} connection{plural}, {size_text(moved)}"
+
+
 def resource_progress_text(data: dict[str, Any]) -> str:
     """A resource.progress event (hostapp/events/topics.py ResourceProgress) as one line, e.g.
     `Fetching model org/tiny: 3.2 GB / 7.8 GB`; "" once the fetch finished."""
@@ -94,6 +104,7 @@ class TrayController(QWidget):
         self.start_refusal: str | None = None  # what the last Start said instead of starting
         self.pull_text = ""  # an image pull in progress: a multi-GB pull is not "Working, 0 %"
         self.fetch_text = ""  # a model resource being fetched into the model cache, likewise
+        self.serving_text = ""  # a service job: what it serves, and its traffic through the grid
         # Without a node yet (the app shows the icon before it builds the core) the state is Starting.
         self.status = node.status() if node is not None else NodeStatus(NodeState.STARTING)
         self.tray = QSystemTrayIcon(self)
@@ -104,6 +115,7 @@ class TrayController(QWidget):
         bridge.on("node.state", self, self._on_state_event)
         bridge.on("job.pull.progress", self, self._on_pull_progress)
         bridge.on("resource.progress", self, self._on_resource_progress)
+        bridge.on("service.traffic", self, self._on_service_traffic)
         self.apply_status(self.status)
         self.rebuild_menu()
 
@@ -120,10 +132,15 @@ class TrayController(QWidget):
         if status.state is not NodeState.WORKING:
             self.pull_text = ""  # a failed pull sends no "finished": the job's end clears the line
             self.fetch_text = ""  # nor does a failed model fetch
+            self.serving_text = ""  # nor a service's tunnel, which ends with its job
         self.apply_status(status)
 
     def _on_pull_progress(self, data: dict[str, Any]) -> None:
         self.pull_text = pull_progress_text(data)
+        self.apply_status(self.status)
+
+    def _on_service_traffic(self, data: dict[str, Any]) -> None:
+        self.serving_text = serving_text(data)
         self.apply_status(self.status)
 
     def _on_resource_progress(self, data: dict[str, Any]) -> None:
@@ -143,6 +160,8 @@ class TrayController(QWidget):
             tooltip += f"\n{self.pull_text}"
         if self.fetch_text:
             tooltip += f"\n{self.fetch_text}"
+        if self.serving_text:
+            tooltip += f"\n{self.serving_text}"
         self.tray.setToolTip(tooltip)
 
     def rebuild_menu(self) -> None:

@@ -11,6 +11,9 @@ from typing import Any
 DEMO_IMAGE = "hostapp/demo-inference:1"
 DEMO_PRICE_PER_SECOND = 1_000  # test-token base units
 DEMO_TIMEOUT_SECONDS = 300
+DEMO_SERVICE_IMAGE = "hostapp/demo-service:1"  # a small HTTP server (hostapp/services/demo_server.py)
+DEMO_SERVICE_EVERY = 8  # one demo job in this many is a service: a new user sees a URL answer
+DEMO_SERVICE_SECONDS = 40  # a service runs until its timeout; billed per started second as any job
 # The demo rate the embedded grid declares on /v1/health (hostapp/earnings/pricing.py): 1 test token = $0.05,
 # so the demo job's 0.001 token/s is $4.32 a day of full work — the order of what a gaming GPU
 # earns on consumer compute grids, so the figures look like what a real grid would pay.
@@ -46,6 +49,35 @@ def demo_definition() -> dict[str, Any]:
                     "env": {"DEMO_BATCH": "256", "DEMO_WIDTH": "128"},  # a few seconds of CPU work
                 },
                 "results": {"checksum": r"checksum (-?[0-9.]+)"},
+            }
+        ],
+    }
+
+
+def demo_service_definition() -> dict[str, Any]:
+    """The demo's service job: serves HTTP on port 8080 through the grid's tunnel until its timeout;
+    the demo grid's poster (hostapp/localgrid/demo_poster.py) calls its URL while it runs."""
+    return {
+        "version": "0.1",
+        "type": "container",
+        "meta": {"trigger": "hostapp-local-grid", "description": "demo inference service (HTTP)"},
+        "ops": [
+            {
+                "type": "container/run",
+                "id": "demo-service",
+                "args": {
+                    "image": DEMO_SERVICE_IMAGE,
+                    "env": {"PORTS": "8080"},
+                    "expose": [
+                        {
+                            "port": 8080,
+                            "type": "api",
+                            "health_checks": [
+                                {"type": "http", "path": "/health", "method": "GET", "expected_status": 200}
+                            ],
+                        }
+                    ],
+                },
             }
         ],
     }

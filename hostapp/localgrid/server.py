@@ -33,11 +33,15 @@ from hostapp.grid.signing import DEFAULT_WINDOW_SECONDS, SignatureRejected, veri
 from hostapp.localgrid.asgi_body import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body, replay
 from hostapp.localgrid.demo import (
     DEMO_PRICE_PER_SECOND,
+    DEMO_SERVICE_EVERY,
+    DEMO_SERVICE_SECONDS,
     DEMO_TIMEOUT_SECONDS,
     FEE_FUNDING_LAMPORTS,
     demo_definition,
+    demo_service_definition,
     demo_token_price,
 )
+from hostapp.localgrid.demo_poster import DemoPoster
 from hostapp.localgrid.owner_token import bearer, new_token
 from hostapp.localgrid.payouts import PayoutSink, PayoutWorker
 from hostapp.localgrid.service_routes import add_service_routes
@@ -105,6 +109,7 @@ class GridService:
         self.payouts = PayoutWorker(store, payouts) if payouts is not None else None
         self.funder = payouts if isinstance(payouts, FeeFunder) else None
         self._demo_lock = threading.Lock()
+        self._demo_fed = 0
 
     def start(self) -> None:
         if self.payouts:
@@ -120,12 +125,14 @@ class GridService:
             return
         with self._demo_lock:
             if self.store.queued_count(demo=True) == 0:
-                definition = demo_definition()
+                self._demo_fed += 1
+                service = self._demo_fed % DEMO_SERVICE_EVERY == 0
+                definition = demo_service_definition() if service else demo_definition()
                 _, requirements = validate_definition(definition)
                 self.store.submit_job(
                     definition,
                     DEMO_PRICE_PER_SECOND,
-                    DEMO_TIMEOUT_SECONDS,
+                    DEMO_SERVICE_SECONDS if service else DEMO_TIMEOUT_SECONDS,
                     gpu=requirements.gpu,
                     min_vram_mb=requirements.min_vram_mb,
                     min_cuda=requirements.min_cuda,
@@ -471,6 +478,7 @@ class LocalGrid:
         self._server: Any = None
         self.service: GridService | None = None
         self.edge: EdgeRunner | None = None
+        self.poster: DemoPoster | None = None
 
     @property
     def url(self) -> str:
@@ -490,6 +498,9 @@ class LocalGrid:
         self.service.start()
         self.edge = EdgeRunner(GridStoreLeases(store))  # the SSH edge service jobs tunnel to (docs/services.md)
         self.edge.start()
+        if self.config.demo_feed:
+            self.poster = DemoPoster(self.edge)
+            self.poster.start()
         try:
             self._server = LoopbackServer(
                 create_app(self.service, self.owner_token, self.edge),
@@ -514,6 +525,9 @@ class LocalGrid:
         return self.url
 
     def stop(self) -> None:
+        if self.poster is not None:
+            self.poster.stop()
+            self.poster = None
         if self._server is not None:
             self._server.stop()
             (self.state_dir / ENDPOINT_FILE).unlink(missing_ok=True)

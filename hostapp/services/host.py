@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TRAFFIC_EVERY_SECONDS = 5.0
+
 RECONNECT_MAX_SECONDS = 15.0
 
 
@@ -53,6 +55,7 @@ class RunningService:
     stopped_by_poster: bool = False
     never_ready: str | None = None
     tunnel_problem: str | None = None
+    image: str = ""  # what it serves, for the tray's "Serving <image> — …" line
 
     @property
     def stats(self) -> TunnelStats:
@@ -144,6 +147,7 @@ class ServiceHost:
             settings.startup_seconds,
         )
         service = RunningService(job.job_id, job.attempt, op_id, "", ports, HealthMonitor("", ports, policy))
+        service.image = args.image or ""
 
         def on_change(state: str, detail: str) -> None:
             self._bus.publish("service.health", job_id=job.job_id, op_id=op_id, state=state, detail=detail)
@@ -186,8 +190,28 @@ class ServiceHost:
             await asyncio.sleep(0.05)
         raise DestinationRefused(f"container {container_id[:12]} got no address on {network} in 30 s")
 
+    async def _report_traffic(self, service: RunningService) -> None:
+        """`service.traffic` every TRAFFIC_EVERY_SECONDS while it serves, when the numbers moved: the
+        tray's "Serving <image> — N connections, X MB" line."""
+        last: tuple[int, int] | None = None
+        while True:
+            stats = service.stats
+            now = (stats.connections, stats.bytes_in + stats.bytes_out)
+            if now != last:
+                last = now
+                self._bus.publish(
+                    "service.traffic",
+                    job_id=service.job_id,
+                    image=service.image,
+                    connections=stats.connections,
+                    bytes_in=stats.bytes_in,
+                    bytes_out=stats.bytes_out,
+                )
+            await asyncio.sleep(TRAFFIC_EVERY_SECONDS)
+
     async def _serve(self, service: RunningService, container_id: str, network: str) -> None:
         watcher: asyncio.Task[None] | None = None
+        reporter: asyncio.Task[None] | None = None
         try:
             try:
                 service.address = service.monitor.host = await self._address(container_id, network)
@@ -200,13 +224,15 @@ class ServiceHost:
                 await asyncio.to_thread(self._stop_job, service.job_id)
                 return
             watcher = asyncio.create_task(service.monitor.watch())
+            reporter = asyncio.create_task(self._report_traffic(service))
             await self._tunnel_while_running(service)
         except asyncio.CancelledError:
             pass
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
+            for task in (watcher, reporter):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             if service.tunnel is not None:
                 await service.tunnel.close()
 
