@@ -84,3 +84,12 @@ class SettlesOnChain(Protocol):
     hands it its settlement (the ledger's only writer) at each credits sync."""
 
     def sync_earnings(self, settlement: Settlement) -> None: ...
+
+
+@runtime_checkable
+class DescribesWaiting(Protocol):
+    """A backend whose grid runs work this node cannot see as a lease (Nosana's official node runs its
+    jobs itself): between leases it says what the machine is doing. (True, text): working; (False,
+    text): waiting; the text is the slot's headline."""
+
+    def describe_wait(self) -> tuple[bool, str]: ...

@@ -40,7 +40,7 @@ from hostapp.grid.models import JobResult as WireResult
 from hostapp.jobs.definition import JobDefinitionError, MachineCaps, unsupported
 from hostapp.jobs.local import LocalJobRequest, run_local_job
 from hostapp.jobs.runner import JobResult, JobRunner
-from hostapp.node.backend import FollowsAvailability, GridBackend, SettlesOnChain
+from hostapp.node.backend import DescribesWaiting, FollowsAvailability, GridBackend, SettlesOnChain
 from hostapp.node.energy import EnergyMeter
 from hostapp.node.ledger import Ledger
 from hostapp.node.outbox import Outbox
@@ -592,7 +592,11 @@ class Node:
         if self._grid_problem is not None:
             self._grid_problem = None
         if lease is None:
-            self._set(slot, NodeState.WAITING, "Waiting for work")
+            if isinstance(self.grid, DescribesWaiting):  # e.g. "Working — a Nosana job, run by the official node"
+                working, headline = self.grid.describe_wait()
+                self._set(slot, NodeState.WORKING if working else NodeState.WAITING, headline)
+            else:
+                self._set(slot, NodeState.WAITING, "Waiting for work")
             return
         next_lease: Lease | None = lease
         while next_lease is not None:  # a lease fetched while the last result was delivered runs at once

@@ -226,6 +226,15 @@ class NosanaBackend:
     def state(self) -> NosanaState:
         return self._state
 
+    def describe_wait(self) -> tuple[bool, str]:
+        """The slot's headline between leases (hostapp/node/backend.py DescribesWaiting): what the
+        official node is doing, in the tray and on the Dashboard."""
+        state = self._state
+        if state.queue == "running-job":
+            runs = f"{state.runs} run" + ("" if state.runs == 1 else "s")
+            return True, f"Working — a Nosana job, run by the official node ({runs})"
+        return False, state.detail or "Starting the Nosana node"  # each detail names Nosana already
+
     # -- internals ---------------------------------------------------------------------------
     def _stay_in_queue(self) -> None:
         try:

@@ -28,7 +28,7 @@ from solders.transaction import Transaction
 
 from hostapp.chain import LocalChain
 from hostapp.grid.client import GridRejected, GridUnavailable
-from hostapp.node.backend import GridBackend
+from hostapp.node.backend import DescribesWaiting, GridBackend
 from hostapp.nosana.accounts import MarketAccount, RunAccount
 from hostapp.nosana.backend import NODE_QUEUE, NosanaBackend
 from hostapp.nosana.ids import MAINNET, SYSTEM_PROGRAM
@@ -167,6 +167,7 @@ def test_available_keeps_the_node_in_the_queue_and_unavailable_leaves_between_jo
     backend.lease(wait_seconds=0.01, free_gpus=["GPU-0"])
     assert program.sent == ["work"] and node in queue_of(chain, market)
     assert backend.state().queue == "queued"
+    assert backend.describe_wait() == (False, "In the Nosana market queue")  # the slot's headline
     backend.lease(wait_seconds=0.01, free_gpus=["GPU-0"])
     assert program.sent == ["work"]  # already queued: nothing sent
 
@@ -175,6 +176,8 @@ def test_available_keeps_the_node_in_the_queue_and_unavailable_leaves_between_jo
     run_address, _run = put_run(chain, node)
     backend.lease(wait_seconds=0.01, free_gpus=["GPU-0"])
     assert backend.state().queue == "running-job" and program.sent == ["work"]
+    assert backend.describe_wait() == (True, "Working — a Nosana job, run by the official node (1 run)")
+    assert isinstance(seam, DescribesWaiting)  # so the node shows Working while the official node works
 
     backend.on_unavailable()  # a game starts: the job runs on, no `stop` needed (not queued), no `quit`
     state = backend.state()
