@@ -12,9 +12,9 @@ import json
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -36,6 +36,10 @@ def _install(node: str, npm: str) -> None:
     if not stamp.exists():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ORACLE_DIR, check=True, timeout=600)
         stamp.touch()
+
+
+if TYPE_CHECKING:
+    from hostapp.chain import LocalChain
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +93,12 @@ def stand_in_image(docker_client: Any, busybox_image: str) -> str:
     context.seek(0)
     docker_client.images.build(fileobj=context, custom_context=True, tag=STAND_IN, rm=True)
     return STAND_IN
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
+    """A real Solana runtime (LiteSVM behind JSON-RPC) for one test module's chain reads and writes."""
+    from hostapp.chain import LocalChain
+
+    with LocalChain(Path(tmp_path_factory.mktemp("chain"))) as local:
+        yield local

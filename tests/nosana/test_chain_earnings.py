@@ -41,12 +41,6 @@ def key() -> Pubkey:
     return Pubkey.from_bytes(RNG.randbytes(32))
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
-    with LocalChain(Path(tmp_path_factory.mktemp("chain"))) as local:
-        yield local
-
-
 @pytest.fixture
 def reader(chain: LocalChain) -> Iterator[NosanaChainReader]:
     cluster = NosanaCluster("local", jobs_program=MAINNET.jobs_program, nos_mint=Pubkey.from_string(chain.mint))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,12 +32,6 @@ JOBS, STAKING = str(MAINNET.jobs_program), str(MAINNET.staking_program)
 
 def key() -> Pubkey:
     return Pubkey.from_bytes(RNG.randbytes(32))
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
-    with LocalChain(Path(tmp_path_factory.mktemp("chain"))) as local:
-        yield local
 
 
 def js_bytes(oracle: Oracle, account: str, fields: dict[str, Any]) -> bytes:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import random
 import stat
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,12 +32,6 @@ RNG = random.Random(90)
 
 def key() -> Pubkey:
     return Pubkey.from_bytes(RNG.randbytes(32))
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
-    with LocalChain(Path(tmp_path_factory.mktemp("chain"))) as local:
-        yield local
 
 
 def nosana_settings(chain: LocalChain, cluster: Any = "mainnet-beta") -> Settings:
