@@ -48,7 +48,7 @@ def test_metainfo_validates_and_matches_the_package() -> None:
 def test_systemd_user_unit_verifies(tmp_path: Path) -> None:
     analyze = tool("systemd-analyze", "systemd")
     unit = (RESOURCES / "hostapp-node.service").read_text()
-    assert "ExecStart=/usr/bin/hostapp node\n" in unit
+    assert "ExecStart=/usr/bin/hostapp node --wait-for-wallet\n" in unit
     # The package's /usr/bin/hostapp is not installed here: point ExecStart at a real program.
     (tmp_path / "hostapp-node.service").write_text(unit.replace("/usr/bin/hostapp", "/bin/true"))
     result = subprocess.run([analyze, "verify", str(tmp_path / "hostapp-node.service")], capture_output=True, text=True)
