@@ -37,14 +37,14 @@ def status_json() -> dict[str, Any] | None:
 
 def test_a_refused_node_is_an_error_in_status_and_doctor(hostapp_home: Path, grid: LocalGrid, tmp_path: Path) -> None:
     assert hostapp("wallet", "create", "--yes-i-wrote-it-down").returncode == 0
-    log = (tmp_path / "node.log").open("a")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hostapp", "node", "--grid-url", f"{grid.url}/not-a-grid"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ),
-    )
+    with (tmp_path / "node.log").open("a") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hostapp", "node", "--grid-url", f"{grid.url}/not-a-grid"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ),
+        )
     try:
         status = wait_for(
             lambda: (s := status_json()) is not None and s["state"] == "error" and s, what="the node in Error"

@@ -165,14 +165,14 @@ def reasons(status: dict[str, Any]) -> set[str]:
 
 @pytest.fixture
 def node_process(wallet: None, hostapp_home: Path, grid: LocalGrid, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    log = (tmp_path / "node.log").open("a")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hostapp", "node", "--grid-url", grid.url],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ),
-    )
+    with (tmp_path / "node.log").open("a") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hostapp", "node", "--grid-url", grid.url],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ),
+        )
     try:
         wait_for(lambda: (hostapp_home / "run" / "control.sock").exists(), what="control socket")
         wait_for(lambda: node_status()["available"] is not None, what="the node's first decision")
