@@ -110,18 +110,18 @@ def in_process_node(services: Any) -> Any:
     return daemon
 
 
-def tray_services(daemon: Any) -> tuple[Any, Any]:
-    """The tray's services and link to `daemon`, over its control socket only (as the tray app builds
-    them), once the node gave its first answer. Returns (GuiServices, NodeLink)."""
+def tray_services(paths: Any) -> tuple[Any, Any]:
+    """The tray's services and link to the node serving `paths`' control socket (in this process or
+    another), over that socket only, as the tray app builds them, once the node gave its first
+    answer. Returns (GuiServices, NodeLink)."""
     from hostapp.config.settings import load_settings
     from hostapp.control.client import NodeClient, NodeSupervisor
     from hostapp.events import EventBus
     from hostapp.gui.remote import NodeLink
     from hostapp.gui.wiring import build_gui_services
 
-    paths = daemon.services.paths
     client = NodeClient(paths.control_socket)
-    # A supervisor that never spawns: the node under test is `daemon`.
+    # A supervisor that never spawns: the node under test is the one already serving.
     link = NodeLink(client, NodeSupervisor(client, paths.logs / "node-console.log", argv=["false"]), EventBus())
     link.start()
     wait_for(lambda: link.refresh().state.value != "starting", timeout=10, what="the node's first status")

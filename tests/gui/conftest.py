@@ -66,7 +66,7 @@ def gui_services(node_daemon, qapp: object):  # type: ignore[no-untyped-def]
     from hostapp.gui.workers import wait_for_background
     from tests.support import tray_services
 
-    services, link = tray_services(node_daemon)
+    services, link = tray_services(node_daemon.services.paths)
     yield services
     wait_for_background()
     link.close()

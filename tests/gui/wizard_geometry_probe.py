@@ -56,7 +56,7 @@ def main() -> int:
 
     app = QApplication(sys.argv[:1])
     daemon = in_process_node(build_services(setup_logs=False))
-    services, link = tray_services(daemon)
+    services, link = tray_services(daemon.services.paths)
     from hostapp.gui.wizard import FirstRunWizard
 
     wizard = FirstRunWizard(services)

@@ -49,14 +49,15 @@ def hostapp(*args: str) -> str:
     return ran.stdout
 
 
-def schedule_page(services: Services) -> Any:
+def schedule_page(paths: Any) -> Any:
+    """The tray's Schedule page, reaching the node that serves `paths`' control socket, as in the app."""
     from hostapp.gui.bridge import EventBridge
     from hostapp.gui.pages.schedule import SchedulePage
-    from hostapp.gui.wiring import build_gui_services
+    from tests.support import tray_services
 
-    gui = build_gui_services(services)
-    bridge = EventBridge(services.bus)
-    return SchedulePage(gui, bridge), gui
+    gui, link = tray_services(paths)
+    bridge = EventBridge(gui.bus)
+    return SchedulePage(gui, bridge), gui, link
 
 
 def save_grid(page: Any, grid: WeeklyGrid) -> None:
@@ -91,20 +92,27 @@ def outside_schedule(decision: Any) -> bool:
 
 @pytest.fixture
 def running(services: Services, docker_client: Any) -> Iterator[tuple[Any, Any, Any, list[Event]]]:
-    """The node as the tray app runs it (Services.start_node) and the Schedule page beside it."""
+    """The node as `hostapp node` runs it (NodeDaemon: the control socket, then the node) and the tray's
+    Schedule page beside it, reaching it through that socket."""
+    from hostapp.node.daemon import NodeDaemon
+
     events: list[Event] = []
     services.bus.subscribe("schedule.changed", events.append)
-    node = services.start_node()
+    daemon = NodeDaemon(services)
+    daemon.serve()
+    node = daemon.start_now()
     assert not outside_schedule(node.driver.decision)  # no schedule saved yet: always
-    page, gui = schedule_page(services)
+    page, gui, link = schedule_page(services.paths)
     yield node, page, gui, events
+    link.close()
+    daemon.stop()
 
 
 def test_schedule_page_edit_is_in_force_at_once(running: Any) -> None:
     node, page, _gui, events = running
     save_grid(page, OFF)
     wait_for(lambda: outside_schedule(node.driver.decision), timeout=PICKUP_TIMEOUT, what="the node obeys the edit")
-    assert changes(events) == [("gui", 1)]  # the unchanged rules saved with it are no second change
+    assert changes(events) == [("control", 1)]  # the unchanged rules saved with it are no second change
 
 
 def test_control_pause_after_a_page_edit_keeps_the_edit(running: Any, services: Services) -> None:
@@ -119,7 +127,7 @@ def test_control_pause_after_a_page_edit_keeps_the_edit(running: Any, services: 
     gui.node.resume()
     saved = read_policy_file(path)
     assert saved.snooze is None and saved.grid == OFF
-    assert changes(events) == [("gui", 1), ("control", 2), ("gui", 3)]
+    assert changes(events) == [("control", 1), ("control", 2), ("control", 3)]  # the tray's too: over the socket
     kinds = node.driver.decision.blocking_kinds()
     assert ReasonKind.OUTSIDE_SCHEDULE in kinds and ReasonKind.SNOOZED not in kinds
 
@@ -189,8 +197,8 @@ def node_process(wallet: None, hostapp_home: Path, grid: LocalGrid, tmp_path: Pa
 def test_tray_edit_reaches_a_node_in_another_process(node_process: Any, grid: LocalGrid, qapp: Any) -> None:
     """`hostapp node` runs; the tray in this process has not started a node of its own."""
     services = build_services(setup_logs=False)
+    page, gui, link = schedule_page(services.paths)
     try:
-        page, gui = schedule_page(services)
         assert "outside_schedule" not in reasons(node_status())
 
         # The page's save lands in the file; the node process notices it by its file check.
@@ -224,4 +232,5 @@ def test_tray_edit_reaches_a_node_in_another_process(node_process: Any, grid: Lo
             what="the node process obeys the tray's resume",
         )
     finally:
+        link.close()
         services.close()
