@@ -126,6 +126,15 @@ def test_a_grid_jobs_outputs_are_deleted_once_its_result_is_delivered(services: 
             }
         ],
     }
+    collected: dict[str, bool] = {}
+
+    def on_finished(event: Any) -> None:
+        # On the runner's thread, after it collected the outputs and before the result is delivered
+        # (the node now asks for the next lease while it delivers: the folder may live only for ms).
+        job = str(event.data.get("job_id"))
+        collected[job] = (services.paths.jobs_dir / job).exists()
+
+    services.bus.subscribe("job.finished", on_finished)
     response = httpx.post(
         services.grid_url() + "/v1/jobs",
         json={"definition": definition, "price_per_second": 10, "timeout_seconds": 60},
@@ -135,7 +144,8 @@ def test_a_grid_jobs_outputs_are_deleted_once_its_result_is_delivered(services: 
     assert response.status_code == 201, response.text
     job_id = response.json()["job_id"]
     outputs = services.paths.jobs_dir / job_id
-    wait_for(lambda: outputs.exists(), timeout=120, what="the job's output collected")
+    wait_for(lambda: job_id in collected, timeout=120, what="the job finished")
+    assert collected[job_id], "the job's outputs were not collected"
 
     def delivered() -> bool:
         rows = services.store.query("SELECT status FROM ledger WHERE job_id = ?", (job_id,))
