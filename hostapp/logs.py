@@ -139,7 +139,7 @@ class RepeatedWarnings(logging.Filter):
         if decided is not None:
             return bool(decided)
         write = self._decide(record) if record.levelno >= logging.WARNING else True
-        record._hostapp_write = write  # type: ignore[attr-defined]
+        record._hostapp_write = write
         return write
 
     def _decide(self, record: logging.LogRecord) -> bool:

@@ -7,7 +7,7 @@ bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"; ruff check . && ruff format --check .
-echo "== mypy (strict on the core)"; mypy
+echo "== mypy (strict, GUI included)"; mypy
 echo "== Qt stays in hostapp/gui"; bash scripts/check-qt-imports.sh
 echo "== pytest"
 # The .deb test builds a PyInstaller bundle (minutes): `make test-package` runs it, and so does CI.

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from hostapp.events import WILDCARD, Event, EventBus
 
@@ -76,7 +76,7 @@ def _matches(pattern: str, topic: str) -> bool:
     return pattern.endswith(".*") and topic.startswith(pattern[:-1])
 
 
-def _safe_disconnect(signal: Any, slot: Callable[..., None]) -> None:
+def _safe_disconnect(signal: SignalInstance, slot: Callable[..., None]) -> None:
     try:
         signal.disconnect(slot)
     except (RuntimeError, TypeError):

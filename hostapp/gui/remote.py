@@ -194,9 +194,7 @@ class RemoteNode:
 class RemoteSchedule:
     """ScheduleService answered by the node, which alone writes schedule.json (its policy owner)."""
 
-    def __init__(
-        self, client: NodeClient, saved: Path, clock: Callable[[], dt.datetime] | None = None
-    ) -> None:
+    def __init__(self, client: NodeClient, saved: Path, clock: Callable[[], dt.datetime] | None = None) -> None:
         self._client = client
         self._saved = saved  # schedule.json: what is shown while no node answers (saving needs the node)
         self._clock = clock or (lambda: dt.datetime.now().astimezone())

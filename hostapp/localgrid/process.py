@@ -143,6 +143,11 @@ class EmbeddedGridProcess:
                 process.wait(self.stop_timeout)
         if process.stdout is not None:
             process.stdout.close()
+        if process.stdin is not None and not process.stdin.closed:  # a child that exited on its own
+            try:
+                process.stdin.close()
+            except OSError:  # a command it never read, unflushed
+                pass
         log.info("local grid process %d exited (%s)", process.pid, process.returncode)
 
     # ------------------------------------------------------------ what the ready line said

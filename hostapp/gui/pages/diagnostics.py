@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QBrush, QColor, QDesktopServices, QShowEvent
@@ -27,6 +27,10 @@ from hostapp.gui.pages.common import Message, heading, show_error, status_colour
 from hostapp.gui.viewmodels import NodeState, one_line
 from hostapp.gui.wiring import GuiServices
 from hostapp.gui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from hostapp.health.diagnostics import Bundle
+    from hostapp.health.doctor import DoctorReport
 
 STATUS_KINDS = {"OK": "ok", "WARN": "warn", "FAIL": "error"}
 
@@ -61,7 +65,7 @@ class DiagnosticsPage(QWidget):
         layout.addWidget(self.logs_label)
         self.message = Message()
         layout.addWidget(self.message)
-        self.report: Any = None
+        self.report: DoctorReport | None = None
         self.error_box: QMessageBox | None = None
         self.checking = False
 
@@ -76,7 +80,7 @@ class DiagnosticsPage(QWidget):
         self.message.setText("Checking…")
         run_in_background(self._services.run_doctor, self.show_report, self._failed)
 
-    def show_report(self, report: Any) -> None:
+    def show_report(self, report: DoctorReport) -> None:
         self.report = report
         self.checking = False
         self.run_button.setEnabled(True)
@@ -140,7 +144,7 @@ class DiagnosticsPage(QWidget):
             self._bundle_failed,
         )
 
-    def _bundled(self, bundle: Any) -> None:
+    def _bundled(self, bundle: Bundle) -> None:
         self.bundle_button.setEnabled(True)
         self.message.ok(f"Saved {bundle.path} ({len(bundle.files)} files, secrets redacted)")
 

@@ -100,24 +100,25 @@ def test_parent_killed_9_takes_the_grid_process_with_it(app_paths: AppPaths, tmp
         time.sleep(600)
         """
     )
-    parent = subprocess.Popen(
+    # `with`: its stdout pipe is closed on the way out (a leaked pipe is a ResourceWarning, an error here).
+    with subprocess.Popen(
         [sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
-    )
-    try:
-        assert parent.stdout is not None
-        child = int(parent.stdout.readline())
-        assert alive(child)
-        parent.send_signal(signal.SIGKILL)
-        parent.wait(10)
-        started = time.monotonic()
-        wait_for(lambda: not alive(child), timeout=10, what="the grid process exits after its parent was killed")
-        assert time.monotonic() - started < 5
-        # It stopped cleanly (stdin EOF), so it took its endpoint files with it.
-        assert not (app_paths.data / "local-grid" / "endpoint.json").exists()
-        assert "stopping" in (app_paths.logs / "local-grid.log").read_text()
-    finally:
-        if parent.poll() is None:
-            parent.kill()
+    ) as parent:
+        try:
+            assert parent.stdout is not None
+            child = int(parent.stdout.readline())
+            assert alive(child)
+            parent.send_signal(signal.SIGKILL)
+            parent.wait(10)
+            started = time.monotonic()
+            wait_for(lambda: not alive(child), timeout=10, what="the grid process exits after its parent was killed")
+            assert time.monotonic() - started < 5
+            # It stopped cleanly (stdin EOF), so it took its endpoint files with it.
+            assert not (app_paths.data / "local-grid" / "endpoint.json").exists()
+            assert "stopping" in (app_paths.logs / "local-grid.log").read_text()
+        finally:
+            if parent.poll() is None:
+                parent.kill()
 
 
 def test_a_grid_that_cannot_start_says_why_in_one_line(app_paths: AppPaths) -> None:
