@@ -114,8 +114,7 @@ class NodeDaemon:
             waiting_for_wallet = not self._wallet_ready()
             if not waiting_for_wallet:
                 try:
-                    self.start_now()
-                    self._announce()
+                    self.start_now()  # from here the node's own node.state events say what it does
                     return
                 except Exception as exc:  # Docker down, the grid refused: said in the status, tried again
                     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
