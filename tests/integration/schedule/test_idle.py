@@ -121,6 +121,7 @@ def session_bus(tmp_path: Path) -> Iterator[str]:
     yield address
     daemon.terminate()
     daemon.wait(10)
+    daemon.stdout.close()
 
 
 def _serve(address: str, desktop: FakeDesktop, names: list[str], ready: threading.Event, stop: threading.Event) -> None:
