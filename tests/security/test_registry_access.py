@@ -73,17 +73,19 @@ class LoggingRegistryProxy:
                     return
                 host, port = proxy.upstream.rsplit(":", 1)
                 upstream = http.client.HTTPConnection(host, int(port), timeout=30)
-                forwarded = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "range")}
-                upstream.request(self.command, self.path, headers=forwarded)
-                response = upstream.getresponse()
-                self.send_response(response.status)
-                for key, value in response.getheaders():
-                    if key.lower() not in ("connection", "transfer-encoding", "keep-alive"):
-                        self.send_header(key, value)
-                self.end_headers()
-                while not head and (chunk := response.read(65536)):
-                    self.wfile.write(chunk)
-                upstream.close()
+                try:  # closed also when the client hangs up mid-stream
+                    forwarded = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "range")}
+                    upstream.request(self.command, self.path, headers=forwarded)
+                    response = upstream.getresponse()
+                    self.send_response(response.status)
+                    for key, value in response.getheaders():
+                        if key.lower() not in ("connection", "transfer-encoding", "keep-alive"):
+                            self.send_header(key, value)
+                    self.end_headers()
+                    while not head and (chunk := response.read(65536)):
+                        self.wfile.write(chunk)
+                finally:
+                    upstream.close()
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.host = f"127.0.0.1:{self._server.server_address[1]}"
