@@ -53,8 +53,7 @@ def finish():
 QTimer.singleShot(0, finish)
 if idle <= 0:
     app.exec()
-    started.instance.release()
-    started.core.close()
+    started.close(stop_node=True)  # the node it started for this throw-away home
 if idle > 0:
     def cpu():
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -65,8 +64,7 @@ if idle > 0:
         QTimer.singleShot(int(idle * 1000), app.quit)
     QTimer.singleShot(2000, start_window)  # let start-up work settle first
     app.exec()
-    started.instance.release()
-    started.core.close()
+    started.close(stop_node=True)  # the node it started for this throw-away home
     rss_kb = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmRSS:")))
     used = cpu() - marks["cpu"]
     print("idle", rss_kb, used, time.monotonic() - marks["wall"], flush=True)

@@ -35,13 +35,20 @@ from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from hostapp.app import build_services  # noqa: E402
+from hostapp.config.settings import load_settings  # noqa: E402
+from hostapp.events import EventBus  # noqa: E402
 from hostapp.gpu.probe import GpuSample  # noqa: E402
-from hostapp.gui.app import build_tray_app, ensure_application  # noqa: E402
+from hostapp.gui.app import (  # noqa: E402
+    build_tray_app,
+    connect_to_node,
+    ensure_application,
+)
 from hostapp.gui.wiring import build_gui_services  # noqa: E402
+from hostapp.node.daemon import NodeDaemon  # noqa: E402
 from hostapp.schedule.grid import Preset  # noqa: E402
 
 
-def seed_demo_data(services) -> None:  # type: ignore[no-untyped-def]
+def seed_demo_data(services, store) -> None:  # type: ignore[no-untyped-def]
     now = time.time()
     rows = []
     for i in range(24 * 30):  # a month of hourly jobs, a few failed
@@ -62,7 +69,7 @@ def seed_demo_data(services) -> None:  # type: ignore[no-untyped-def]
                 41_000,
             )
         )
-    with services.store.transaction() as conn:
+    with store.transaction() as conn:  # the node's store: the pages read it back through the node
         conn.executemany(
             "INSERT INTO ledger (job_id, gpu_uuid, started_at, ended_at, seconds_billed, rate_per_second, amount, "
             "status, payout_signature, energy_mwh) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -93,8 +100,12 @@ def build_demo():  # type: ignore[no-untyped-def]
     """The tray app over seeded demo data, state Working with a job, GPU telemetry and log lines."""
     app = ensure_application()
     core = build_services(setup_logs=False)
-    services = build_gui_services(core)
-    seed_demo_data(services)
+    daemon = NodeDaemon(core)  # the node's control side in this process: the pages ask it, as in use
+    daemon.serve()
+    link = connect_to_node(core.paths, EventBus())
+    link.start()
+    services = build_gui_services(core.paths, load_settings(core.paths.settings_file).settings, link)
+    seed_demo_data(services, core.store)
     settings = services.settings.model_copy(deep=True)
     settings.electricity_milli_per_kwh, settings.token_price_milli = 320, 1500  # 0.32 EUR/kWh; 1 GRID = 1.50
     settings.solana.cluster = "devnet"  # payouts link to the explorer (localnet has none)
@@ -134,7 +145,7 @@ def build_demo():  # type: ignore[no-untyped-def]
         "batch 3/12 ok",
     ):
         bus.publish("job.log", job_id="job-0000", line=line)
-    return app, core, services, tray_app
+    return app, daemon, services, tray_app
 
 
 def pump(app, seconds: float) -> None:  # type: ignore[no-untyped-def]
@@ -262,10 +273,7 @@ def run_real(out: Path) -> int:
     try:
         return int(app.exec())
     finally:
-        tray_app.bridge.close()
-        started.instance.release()
-        if started.core is not None:
-            started.core.close()
+        started.close(stop_node=True)  # the node it started for this throw-away home
 
 
 def main() -> int:
@@ -273,7 +281,7 @@ def main() -> int:
     if REAL:
         return run_real(out)
     out.mkdir(parents=True, exist_ok=True)
-    app, core, services, tray_app = build_demo()
+    app, daemon, services, tray_app = build_demo()
     window = tray_app.window
     window.show()
     bus = services.bus
@@ -324,7 +332,8 @@ def main() -> int:
     wizard.close()
     tray_app.quit()
     QApplication.processEvents()
-    core.close()
+    services.node.link.close()  # type: ignore[attr-defined]
+    daemon.stop()
     return 0
 
 

@@ -8,6 +8,7 @@ starts on a worker thread after that.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -208,6 +209,17 @@ class Launch:
     paths: AppPaths
     link: NodeLink | None = None
 
+    def close(self, stop_node: bool = False) -> None:
+        """After the event loop: the bridge, the instance claim, the link; the node too only if asked
+        (a tray's Quit leaves it earning; a script over a throw-away home stops the node it started)."""
+        self.tray_app.bridge.close()
+        self.instance.release()
+        if self.link is not None:
+            if stop_node:
+                with contextlib.suppress(Exception):  # already gone: nothing to stop
+                    self.link.shutdown()
+            self.link.close()  # the node keeps running unless stopped above: it is its own process
+
 
 def launch() -> Launch | None:
     """QApplication, one-instance claim, tray icon shown. None if another instance took the call."""
@@ -265,7 +277,4 @@ def run(show_window: bool = False) -> int:
     try:
         return int(started.app.exec())
     finally:
-        started.tray_app.bridge.close()
-        started.instance.release()
-        if started.link is not None:
-            started.link.close()  # the node keeps running: it is its own process
+        started.close()
