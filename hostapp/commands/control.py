@@ -82,14 +82,13 @@ def _call(command: str, args: dict[str, Any] | None = None) -> Any:
 
 def read_status(result: Any) -> NodeSnapshot:
     """The control socket's `status` reply as the node's declared snapshot (hostapp/control/status.py)."""
-    from pydantic import ValidationError
-
     from hostapp.cli import CliError
     from hostapp.control.status import NodeSnapshot
+    from hostapp.shapes import ShapeError
 
     try:
         return NodeSnapshot.model_validate(result)
-    except ValidationError as exc:
+    except ShapeError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "reply"
         raise CliError(

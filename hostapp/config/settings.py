@@ -9,18 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from hostapp.config.atomic import write_private
 from hostapp.services.settings import ServiceSettings
+from hostapp.shapes import Field, Shape, ShapeError
 
 log = logging.getLogger(__name__)
 
 SETTINGS_VERSION = 1
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class _Section(Shape, validate_assignment=True):
+    pass
 
 
 class GridSettings(_Section):
@@ -151,7 +150,7 @@ def load_settings(path: Path) -> LoadedSettings:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return LoadedSettings(Settings.model_validate(raw))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ShapeError) as exc:
         backup = path.with_name(path.name + ".bak")
         os.replace(path, backup)
         problem = (
@@ -167,7 +166,7 @@ def save_settings(path: Path, settings: Settings) -> None:
 
 
 def _first_line(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, ShapeError):
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "<root>"
         return f"{where}: {err['msg']}"

@@ -4,15 +4,14 @@ reply, `hostapp status`, `hostapp doctor` and the tray.
 Every reader gets the state, the headline and — separately — the reason and, in Error, the fix:
 nobody recovers a reason by splitting a headline on " — ". The snapshot crosses the control socket
 as JSON (`model_dump(mode="json")`) and is read back with `NodeSnapshot.model_validate`, so both
-ends of the socket agree on one shape. Qt-free, and imported only where pydantic is already paid
-for (not by `hostapp.control.transport`, which `hostapp run-job` loads).
+ends of the socket agree on one shape. Qt-free and pydantic-free (hostapp/shapes.py): the tray reads it.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from hostapp.shapes import Field, FrozenShape
 
 
 class NodeState(StrEnum):
@@ -27,8 +26,8 @@ class NodeState(StrEnum):
     STOPPED = "stopped"
 
 
-class _Snapshot(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Snapshot(FrozenShape):
+    pass
 
 
 class Problem(_Snapshot):
@@ -94,9 +93,9 @@ class NodeSnapshot(_Snapshot):
     headline: str
     reason: str = ""
     problem: Problem | None = None  # set when `state` is Error
-    slots: list[SlotSnapshot] = []
+    slots: list[SlotSnapshot] = Field(default_factory=list)
     available: bool | None = None  # the schedule's answer; None before its first decision
-    reasons: list[ReasonSnapshot] = []
+    reasons: list[ReasonSnapshot] = Field(default_factory=list)
     next_change: str | None = None  # ISO 8601, when the schedule's answer changes next
     grid_problem: str | None = None  # the last transport failure while the grid is offline
     outbox: int = 0  # results kept until the grid takes them

@@ -79,7 +79,7 @@ class EventBus:
                 log.exception("event handler for %s failed", event.topic)
 
     def _check(self, topic: str, data: dict[str, Any]) -> None:
-        from hostapp.events.topics import EventContractError, check  # pydantic: loaded on the first publish
+        from hostapp.events.topics import EventContractError, check  # loaded on the first publish
 
         try:
             check(topic, data)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
-
 from hostapp.control.status import Problem
+from hostapp.shapes import FrozenShape, ShapeError, field_check
 
 
-class Topic(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+class Topic(FrozenShape):
+    pass
 
 
 # ---------------------------------------------------------------- node (hostapp/node/slots.py)
@@ -92,7 +91,7 @@ class ScheduleDecision(Topic):
     decision: Any  # a hostapp.schedule.policy.Decision (checked below; importing it here costs ~300 ms)
     cause: str
 
-    @field_validator("decision")
+    @field_check("decision")
     @classmethod
     def _is_decision(cls, value: Any) -> Any:
         from hostapp.schedule.policy import Decision  # loaded already: the publisher uses it
@@ -203,7 +202,7 @@ class GpuTelemetry(Topic):
     name: str | None = None  # the card's model, e.g. "NVIDIA GeForce RTX 4090"
     power_limit_w: float | None = None  # the power gauge's end (NVML's management limit)
 
-    @field_validator("sample")
+    @field_check("sample")
     @classmethod
     def _is_sample(cls, value: Any) -> Any:
         from hostapp.gpu.probe import GpuSample
@@ -342,14 +341,12 @@ class EventContractError(ValueError):
 
 def check(topic: str, data: dict[str, Any]) -> None:
     """Raises EventContractError (one line: topic, field, problem) unless `data` fits `topic`'s type."""
-    from pydantic import ValidationError
-
     declared = TOPICS.get(topic)
     if declared is None:
         raise EventContractError(f"event topic {topic!r} is not declared in hostapp/events/topics.py")
     try:
         declared.model_validate(data)
-    except ValidationError as exc:
+    except ShapeError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
         raise EventContractError(

@@ -283,10 +283,9 @@ def check_grid(settings: Settings) -> Check:
 def check_node(paths: AppPaths, timeout: float = 5.0) -> Check:
     """Asks the running app or node (control socket), if one runs, whether it can work: a grid that
     refuses this node's registration shows here with its fix, not only in the tray."""
-    from pydantic import ValidationError
-
     from hostapp.control.status import NodeSnapshot, NodeState
     from hostapp.control.transport import ControlError, NotRunning, call
+    from hostapp.shapes import ShapeError
 
     try:
         snapshot = NodeSnapshot.model_validate(call(paths.control_socket, "status", timeout=timeout))
@@ -304,7 +303,7 @@ def check_node(paths: AppPaths, timeout: float = 5.0) -> Check:
             f"the running hostapp did not answer: {exc}",
             hint="restart it (tray ▸ Quit, then start)",
         )
-    except ValidationError:
+    except ShapeError:
         return Check(
             "node",
             Status.WARN,

@@ -260,15 +260,14 @@ class NodeDaemon:
     def _save_settings(self, raw: Any) -> dict[str, Any]:
         """Validates, saves, then updates the one shared Settings object in place: the wallet service,
         the node and the runner hold it, so none of them can later save a stale copy over this change."""
-        from pydantic import ValidationError
-
         from hostapp.config.settings import Settings, save_settings
+        from hostapp.shapes import ShapeError
 
         if not isinstance(raw, dict):
             raise ValueError("'settings' must be the settings document")
         try:
             settings = Settings.model_validate(raw)
-        except ValidationError as exc:
+        except ShapeError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ValueError(f"settings {where}: {first['msg']}") from None

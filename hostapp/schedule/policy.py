@@ -27,9 +27,8 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-
 from hostapp.schedule.grid import Cell, Preset, WeeklyGrid
+from hostapp.shapes import AwareDatetime, Constraints, Field, FrozenShape
 
 DEFAULT_ALLOW_LIST = ("Xorg", "Xwayland", "gnome-shell", "kwin_x11", "kwin_wayland", "dwm.exe")
 # "Until tomorrow" snoozes until this local hour on the next morning (see `snooze_until_tomorrow`).
@@ -37,13 +36,11 @@ DEFAULT_TOMORROW_HOUR = 8
 # Before this local hour it is still "tonight": "until tomorrow" means this coming morning.
 _NIGHT_ENDS_HOUR = 4
 
-ProcessPattern = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=260)]
+ProcessPattern = Annotated[str, Constraints(strip_whitespace=True, min_length=1, max_length=260)]
 
 
-class Rules(BaseModel):
+class Rules(FrozenShape):
     """The user's rules; validated here so a GUI, a CLI and a JSON file cannot set nonsense."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     idle_minutes: int = Field(default=10, ge=0, le=24 * 60)
     pause_on_foreign_process: bool = True
@@ -66,10 +63,8 @@ class Rules(BaseModel):
         return self.pause_on_foreign_process and not _matches(base, self.process_allow_list)
 
 
-class Snooze(BaseModel):
+class Snooze(FrozenShape):
     """The user paused everything; `until` None means until they resume."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     until: AwareDatetime | None = None
 
@@ -77,10 +72,8 @@ class Snooze(BaseModel):
         return self.until is None or self.until > now
 
 
-class RunNow(BaseModel):
+class RunNow(FrozenShape):
     """The user asked to work now, whatever the schedule says; always expires."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     until: AwareDatetime
 

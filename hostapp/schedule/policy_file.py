@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-
 from hostapp.config.atomic import write_private
 from hostapp.config.paths import AppPaths
 from hostapp.schedule.grid import DAYS, GridError, Preset, WeeklyGrid
 from hostapp.schedule.policy import AvailabilityPolicy, Rules, RunNow, Snooze
+from hostapp.shapes import Shape, ShapeError, field_check
 
 POLICY_VERSION = 1
 POLICY_FILE_NAME = "schedule.json"
@@ -30,9 +29,7 @@ class PolicyFileError(ValueError):
     """A schedule file that cannot be used; str() is one line: where and what is wrong."""
 
 
-class _PolicyDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _PolicyDocument(Shape):
     version: Literal[1] = 1
     timezone: str | None = None
     # A preset name or seven day rows; typed loosely so a wrong type gets one clear message.
@@ -41,7 +38,7 @@ class _PolicyDocument(BaseModel):
     snooze: Snooze | None = None
     run_now: RunNow | None = None
 
-    @field_validator("timezone")
+    @field_check("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
         if value is None:
@@ -52,7 +49,7 @@ class _PolicyDocument(BaseModel):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')") from None
         return value
 
-    @field_validator("grid")
+    @field_check("grid")
     @classmethod
     def _preset_or_seven_days(cls, value: Any) -> Preset | dict[str, str]:
         if isinstance(value, str):
@@ -108,7 +105,7 @@ def policy_from_json(text: str | bytes, source: str = "schedule") -> Availabilit
         )
     try:
         document = _PolicyDocument.model_validate(raw)
-    except ValidationError as exc:
+    except ShapeError as exc:
         raise PolicyFileError(f"{source}: {_first_error(exc)}") from None
     if isinstance(document.grid, Preset):
         grid = document.grid.grid()
@@ -146,12 +143,10 @@ def save_policy(path: Path, policy: AvailabilityPolicy) -> None:
     write_private(path, policy_to_json(policy).encode())
 
 
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    location = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{location}: {message}{more}" if location else f"{message}{more}"
+def _first_error(exc: ShapeError) -> str:
+    location = ".".join(str(part) for part in exc.loc)
+    message = exc.msg.removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message
 
 
 def load_policy_or_default(path: Path) -> AvailabilityPolicy:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from hostapp.shapes import Field, Shape
 
-# Imported by hostapp/config/settings.py: pydantic only here, so settings stay cheap to load.
 DEFAULT_MAX_PORTS = 8
 
 
-class ServiceSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ServiceSettings(Shape, validate_assignment=True):
     max_ports_per_job: int = Field(default=DEFAULT_MAX_PORTS, ge=1, le=64)
     # A game (or other preempting reason) cannot freeze a service transparently: it keeps serving this long,
     # then it is stopped and released and the grid re-offers it. 0: at once.

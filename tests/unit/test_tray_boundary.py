@@ -1,6 +1,7 @@
 """The tray is a thin client of the node (docs/architecture.md): hostapp/gui imports nothing of the
 node, the runner, the grid, the chain or the wallet's key handling, and a running tray process has
-none of them (nor Docker, solders, httpx, fastapi) loaded, whichever page is open."""
+none of them (nor Docker, solders, httpx, fastapi, nor pydantic: ~22 MB of the tray's 80, see
+hostapp/shapes.py) loaded, whichever page is open."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ GUI = ROOT / "hostapp" / "gui"
 # What the tray may import of the core: the boundary (control), the shapes and pure helpers it shows.
 ALLOWED = (
     "hostapp.gui",
+    "hostapp.shapes",
     "hostapp.control",
     "hostapp.events",
     "hostapp.config",
@@ -33,7 +35,18 @@ ALLOWED = (
     "hostapp.nosana.requirements",
     "hostapp.localgrid.demo",  # the demo grid's declared price, shown before the node runs it
 )
-NODE_SIDE = ("docker", "solders", "solana", "httpx", "fastapi", "uvicorn", "asyncssh", "hostapp.node", "hostapp.jobs")
+NODE_SIDE = (
+    "docker",
+    "solders",
+    "solana",
+    "httpx",
+    "fastapi",
+    "uvicorn",
+    "asyncssh",
+    "pydantic",
+    "hostapp.node",
+    "hostapp.jobs",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import ValidationError
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -143,7 +142,7 @@ class SchedulePage(QWidget):
         try:
             self._services.schedule.save(self.editor.grid())
             self._services.schedule.save_rules(self.edited_rules())
-        except (ValueError, ValidationError, OSError) as exc:
+        except (ValueError, OSError) as exc:  # ShapeError is a ValueError
             self.message.error(f"Not saved: {str(exc).splitlines()[0]}")
             return
         self.save_button.setEnabled(False)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import ValidationError
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,6 +31,7 @@ from hostapp.gui.bridge import EventBridge
 from hostapp.gui.pages.common import Message, heading
 from hostapp.gui.viewmodels import one_line
 from hostapp.gui.wiring import GuiServices
+from hostapp.shapes import ShapeError
 
 MODELS_LISTED = 8  # model cache entries named on the page (the largest); the rest are counted
 CLUSTERS = ("localnet", "devnet", "mainnet-beta", "custom")
@@ -195,7 +195,7 @@ class SettingsPage(QWidget):
         self.message.setText("")
 
     def edited(self) -> Settings:
-        """The form as a validated Settings; ValueError/ValidationError say what is wrong."""
+        """The form as a validated Settings; ValueError (ShapeError among them) says what is wrong."""
         data = self._services.settings.model_dump()
         gpus = [g.strip() for g in self.gpus.text().split(",") if g.strip()]
         data["grid"]["url"] = self.grid_url.text().strip() or None
@@ -280,7 +280,7 @@ class SettingsPage(QWidget):
             settings = self.edited()
             self._apply_autostart(settings.autostart)
             self._services.save_settings(settings)
-        except ValidationError as exc:
+        except ShapeError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             self.message.error(f"Not saved: {where}: {error['msg']}")
