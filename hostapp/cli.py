@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -71,9 +72,16 @@ def run(argv: Sequence[str]) -> int:
 
         protect_process()
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a reader that left is seen here, by the handler below, not at exit
+        return code
     except CliError as exc:
         print(f"hostapp: error: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `hostapp status | head -1`: the reader left. Like other tools, stop quietly; stdout goes to
+        # devnull so the interpreter's final flush does not raise (and print a traceback) again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by the broken pipe

@@ -21,3 +21,24 @@ def test_static_version_matches_the_package_metadata() -> None:
 
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     assert pyproject["project"]["version"] == __version__
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path: object) -> None:
+    """`hostapp gpu | head -1`: no traceback, the exit status a shell gives a broken pipe."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hostapp", "gpu"],  # prints lines with no GPU too
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HOSTAPP_HOME": str(tmp_path)},
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 141
