@@ -20,6 +20,7 @@ import copy
 import enum
 import inspect
 import json
+import math
 import re
 import types
 import typing
@@ -470,9 +471,21 @@ def _enum(cls: type[enum.Enum], value: Any) -> enum.Enum:
         raise _Invalid(f"Input should be {' or '.join(repr(m.value) for m in cls)}") from None
 
 
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+# Numbers and booleans written as text ("10", "true") are taken, as pydantic's lax mode took them:
+# a settings or schedule file someone edited by hand keeps working after the move off pydantic.
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
     raise _Invalid("Input should be a valid boolean")
 
 
@@ -483,12 +496,25 @@ def _int(value: Any) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
     raise _Invalid("Input should be a valid integer")
 
 
 def _float(value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
     raise _Invalid("Input should be a valid number")
 
 

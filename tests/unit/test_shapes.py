@@ -44,7 +44,7 @@ class Order(Shape, validate_assignment=True):
         ({"parts": [{"name": "x", "colour": "red"}]}, "parts.0.colour", "Extra inputs are not permitted"),
         ({"parts": [{"name": 5}]}, "parts.0.name", "Input should be a valid string"),
         ({"parts": [{"name": "x", "weight": True}]}, "parts.0.weight", "Input should be a valid integer"),
-        ({"parts": [{"name": "x", "weight": "3"}]}, "parts.0.weight", "Input should be a valid integer"),
+        ({"parts": [{"name": "x", "weight": "3.5"}]}, "parts.0.weight", "Input should be a valid integer"),
         ({"parts": "x"}, "parts", "Input should be a valid list"),
         ({"tags": ["  "]}, "tags.0", "Value should have at least 1 item(s) or character(s)"),
         ({"kind": "c"}, "kind", "Input should be 'a' or 'b'"),
@@ -150,3 +150,14 @@ def test_rules_strip_process_names_and_refuse_nonsense() -> None:
 def test_model_fields_lists_the_declared_fields_in_order() -> None:
     assert list(Part.model_fields) == ["name", "weight"]
     assert Part.model_fields["weight"].default == 1 and Part.model_fields["name"].required
+
+
+def test_numbers_and_booleans_written_as_text_are_taken_as_pydantic_took_them() -> None:
+    """A hand-edited settings file from before the move off pydantic still loads."""
+    settings = Settings.model_validate(
+        {"grid": {"heartbeat_seconds": " 15 "}, "jobs": {"cpus": "1.5"}, "autostart": "yes"}
+    )
+    assert settings.grid.heartbeat_seconds == 15 and settings.jobs.cpus == 1.5 and settings.autostart is True
+    for bad in ({"autostart": "maybe"}, {"jobs": {"cpus": "nan"}}, {"autostart": 2}):
+        with pytest.raises(ShapeError):
+            Settings.model_validate(bad)
