@@ -1,7 +1,7 @@
 """Starts the tray app: one instance, the tray icon, then the core, the window, the node or the wizard.
 
 Start order (target: start to tray ≤ 1.5 s, docs/benchmarks.md): only Qt, the event bus and the paths are
-imported before the icon shows. Settings (pydantic), the schedule policy, the store, the wallet
+imported before the icon shows. Settings, the schedule policy, the store, the wallet
 (solders/solana), Docker and every page come after it, on the event loop's first turn; the node
 starts on a worker thread after that.
 """
@@ -23,8 +23,11 @@ from hostapp.gui.bridge import EventBridge
 from hostapp.gui.icons import icon
 from hostapp.gui.single_instance import SingleInstance
 from hostapp.gui.tray import TrayController
+from hostapp.gui.viewmodels import NodeState, NodeStatus
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hostapp.config.paths import AppPaths
     from hostapp.gui.main_window import MainWindow
     from hostapp.gui.notifications import Notifier
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FIRST_RUN_MARKER = "first-run-done"  # in the config folder: the wizard ran once
+FIRST_STATUS_TIMEOUT = 3.0  # a node that does not answer the first status in this is left to the stream
 
 
 @dataclass
@@ -232,7 +236,33 @@ def launch() -> Launch | None:
         return None
     tray_app = start_tray(EventBus())
     tray_app.tray.show()
+    show_first_status(tray_app.tray, paths.control_socket)
     return Launch(app, instance, tray_app, paths)
+
+
+def show_first_status(tray: TrayController, socket_path: Path) -> None:
+    """One status request right after the icon shows, on a worker thread: the icon and tooltip show
+    the node's state (a running job, a pause) from its first answer, while settings, the link to the
+    node and the pages are still being built. A tray killed mid-job and started again shows the job
+    at once, not after its start-up. The event stream's statuses follow as usual; this one is shown
+    only if none came first. No node answering: the tray stays Starting (the supervisor starts one)."""
+    from hostapp.gui.workers import run_in_background
+
+    def ask() -> NodeStatus | None:
+        from hostapp.control.status import NodeSnapshot
+        from hostapp.control.transport import ControlError, call
+
+        try:
+            answer = call(socket_path, "status", {}, timeout=FIRST_STATUS_TIMEOUT)
+        except ControlError:
+            return None
+        return NodeStatus.from_snapshot(NodeSnapshot.model_validate(answer))
+
+    def show(status: NodeStatus | None) -> None:
+        if status is not None and tray.status.state is NodeState.STARTING:
+            tray.apply_status(status)
+
+    run_in_background(ask, show, lambda exc: log.info("first status not read: %s", exc))
 
 
 def finish_start(started: Launch, show_window: bool = False) -> None:
@@ -253,12 +283,20 @@ def finish_start(started: Launch, show_window: bool = False) -> None:
     started.instance.raise_requested.connect(tray_app.open_dashboard)
     start_or_set_up(services, tray_app, lambda: show_wizard(services, tray_app))
     if show_window or not QSystemTrayIcon.isSystemTrayAvailable():
-        if not QSystemTrayIcon.isSystemTrayAvailable():
+        keep_in_tray = QSystemTrayIcon.isSystemTrayAvailable()
+        if not keep_in_tray:
             log.warning("no system tray on this desktop: closing the window quits hostapp")
-            tray_app.window.keep_in_tray = False
-        tray_app.open_dashboard()
-    # Otherwise the window (every page) is built when first opened: most days the app lives in the
-    # tray only (idle RSS target ≤ 80 MB), and opening it takes well under a second.
+        # On the next turn: the node's first status (asked when the icon showed) reaches the tray
+        # before the window and its Dashboard are built.
+        QTimer.singleShot(0, lambda: open_window(tray_app, keep_in_tray))
+    # Otherwise the window (the Dashboard; each other page when first shown) is built when first opened:
+    # most days the app lives in the tray only (idle RSS target ≤ 80 MB), and opening it takes well
+    # under a second.
+
+
+def open_window(tray_app: TrayApp, keep_in_tray: bool = True) -> None:
+    tray_app.window.keep_in_tray = keep_in_tray  # False: no tray to return to, closing quits
+    tray_app.open_dashboard()
 
 
 def run(show_window: bool = False) -> int:

@@ -14,8 +14,9 @@ from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 
 # Messages of the offscreen platform itself, not of hostapp: a window shown offscreen has no
 # window manager to pass size hints to.
-# ("This plugin does not support raise()", "… propagateSizeHints()").
-PLATFORM_NOISE = ("This plugin does not support ",)
+# ("This plugin does not support raise()", "… propagateSizeHints()"); nor a tray host to follow when
+# a tray icon shows (`hostapp gui`'s own launch()).
+PLATFORM_NOISE = ("This plugin does not support ", "QPlatformNativeInterface::systemTrayWindowChanged")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,6 +38,15 @@ def fail_on_qt_warnings() -> Iterator[list[str]]:
     qInstallMessageHandler(previous)
     if recorded:
         pytest.fail("Qt warnings: " + " | ".join(recorded))
+
+
+@pytest.fixture(autouse=True)
+def refresh_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page on screen refreshes on each change, not at most every few seconds: tests wait on each
+    refresh (the interval itself: tests/gui/test_page_refreshes.py)."""
+    from hostapp.gui.pages.common import Coalesced
+
+    monkeypatch.setattr(Coalesced, "visible_interval_ms", 0)
 
 
 @pytest.fixture

@@ -41,6 +41,8 @@ def test_dashboard_and_earnings_show_money_from_the_grid_rate_with_its_age_and_a
     dashboard, earnings = DashboardPage(services, bridge), EarningsPage(services, bridge)
     qtbot.addWidget(dashboard)
     qtbot.addWidget(earnings)
+    dashboard.show()  # on screen: a hidden page refreshes only when next shown
+    earnings.show()
     # The demo grid's rate ($0.05 per token), read over HTTP off the GUI thread; its age is said.
     qtbot.waitUntil(lambda: dashboard.rate_label.text() == "1 GRID ≈ $0.05 (grid rate from just now)", timeout=15_000)
     # Before the first job: the grid's offered price (0.001 GRID/s) × a day × 50 % busy.

@@ -87,7 +87,7 @@ class JobLives:
                 [(f"old-{i}", now + i, now + i + 60, f"old-sig{i}") for i in range(HISTORY_LIMIT)],
             )
         self.services.bus.publish("ledger.changed", job_id="old-0", attempt=1, status="paid", amount=60_000)
-        payouts = self.window.pages["Earnings"].payouts
+        payouts = self.window.show_page("Earnings").payouts
         self.qtbot.waitUntil(lambda: payouts.rowCount() == PAYOUT_ROWS)
 
     def run_one(self, chatter: int = 0) -> None:
@@ -115,6 +115,9 @@ class JobLives:
         bus.publish("node.payout", job_id=job, amount=60_000, signature=f"sig{self.done}")
         self.done += 1
         self.events += EVENTS_PER_JOB + 2 * chatter
+        # The page shown refreshed on the events; Earnings, hidden meanwhile for two jobs in three,
+        # refreshes when shown (as a hidden page does): then it has this job's payout.
+        self.window.show_page("Earnings")
         payouts, newest = self.window.pages["Earnings"].payouts, f"sig{self.done - 1}"
         self.qtbot.waitUntil(lambda: payouts.item(0, 3) is not None and payouts.item(0, 3).text() == newest)
 

@@ -29,6 +29,7 @@ def _sample(temperature: int) -> GpuSample:
 
 
 def test_dashboard_shows_telemetry_state_and_earnings_from_the_bus(tray_app, qtbot, node_store) -> None:
+    tray_app.open_dashboard()  # on screen: a hidden page does not refresh until shown
     page = tray_app.window.pages["Dashboard"]
     bus = tray_app.services.bus
     threading.Thread(target=lambda: bus.publish("gpu.telemetry", uuid="GPU-abc", index=0, sample=_sample(71))).start()
@@ -309,13 +310,17 @@ def test_earnings_shows_hostile_grid_text_as_plain_text_and_refreshes_on_ledger_
     settings = services.settings.model_copy(deep=True)
     settings.solana.cluster = "devnet"  # a cluster with a public explorer: links are on for real signatures
     services.save_settings(settings)
-    page, dashboard = tray_app.window.pages["Earnings"], tray_app.window.pages["Dashboard"]
+    window = tray_app.window
+    page, dashboard = window.pages["Earnings"], window.pages["Dashboard"]
+    window.show_page("Earnings")
+    window.bring_to_front()
     hostile = '<a href="https://evil.example/claim">Claim 123456 GRID</a>'
     ledger = Ledger(node_store, services.bus)
     ledger.start("<b>job</b>", 1, "GPU-<i>x</i>", 1000, started_at=time.time() - 60)
     ledger.credit("<b>job</b>", 1, 2, 2_000)
     ledger.mark_paid("<b>job</b>", 1, hostile)  # publishes ledger.changed: both pages refresh on it
-    qtbot.waitUntil(lambda: page.payouts.rowCount() == 1)
+    qtbot.waitUntil(lambda: page.payouts.rowCount() == 1)  # on screen: at once
+    window.show_page("Dashboard")  # hidden meanwhile: refreshed when shown
     qtbot.waitUntil(lambda: dashboard.earnings_labels["today"].text() == "0.002 GRID")
     assert page.payouts.cellWidget(0, 3) is None  # not a link label
     assert page.payouts.item(0, 3).text() == hostile  # the literal text

@@ -72,6 +72,7 @@ class Driver:
         return {
             "tray_state": tray.status.state.value,
             "tray_headline": tray.status.headline,
+            "state_shown_at": tray.state_shown_at,  # time.time() the icon first showed a state past Starting
             "tray_visible": tray.tray.isVisible(),
             "tray_available": QSystemTrayIcon.isSystemTrayAvailable(),
             "window_visible": window is not None and window.isVisible(),

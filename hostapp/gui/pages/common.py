@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -140,17 +142,55 @@ def ask(parent: QWidget, title: str, text: str, on_yes: Callable[[], object]) ->
     return box
 
 
-class Coalesced:
+class Coalesced(QObject):
     """Runs `action` once, `delay_ms` after the first of a burst of requests. A job's end brings two
     or three ledger.changed events and a node.payout within milliseconds: one refresh (a few questions
-    to the node and a chart redraw), not three."""
+    to the node and a chart redraw), not three.
 
-    def __init__(self, parent: QObject, action: Callable[[], object], delay_ms: int = 200) -> None:
-        self._timer = QTimer(parent)
+    Only while `page` is on screen: a request while it is hidden (another page is current, the
+    window is closed to the tray) is remembered and runs when the page is next shown, so hidden
+    pages cost nothing while the node works. `throttled`: on screen, runs are at least
+    `visible_interval_ms` apart (what a page re-asks the node on every job's end)."""
+
+    # Demo jobs end every ~3 s, each end a few questions to the node and a redraw per page: a page on
+    # screen shows the money at most this late. tests/gui/conftest.py sets 0 (tests wait on each refresh).
+    visible_interval_ms = 5000
+
+    def __init__(
+        self, page: QWidget, action: Callable[[], object], delay_ms: int = 200, throttled: bool = False
+    ) -> None:
+        super().__init__(page)
+        self._page = page
+        self._action = action
+        self._delay_ms = delay_ms
+        self._throttled = throttled
+        self._last_run = -math.inf  # time.monotonic() of the last run
+        self.pending = False  # asked while hidden: runs on the next show
+        self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(delay_ms)
-        self._timer.timeout.connect(action)
+        self._timer.timeout.connect(self._run)
+        page.installEventFilter(self)
 
     def request(self, _data: object = None) -> None:
+        if not self._page.isVisible():
+            self.pending = True
+            return
         if not self._timer.isActive():
-            self._timer.start()
+            wait_ms = float(self._delay_ms)
+            if self._throttled:
+                since_ms = (time.monotonic() - self._last_run) * 1000
+                wait_ms = max(wait_ms, self.visible_interval_ms - since_ms)
+            self._timer.start(int(wait_ms))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._page and event.type() == QEvent.Type.Show and self.pending:
+            self._timer.start(0)  # just opened: what changed while hidden, now (no interval wait)
+        return False
+
+    def _run(self) -> None:
+        if not self._page.isVisible():  # hidden between the request and the timer
+            self.pending = True
+            return
+        self.pending = False
+        self._last_run = time.monotonic()
+        self._action()

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -139,7 +140,7 @@ class DashboardPage(QWidget):
         layout.addWidget(card(self.job_label, self.job_progress))
         layout.addStretch(1)
 
-        # Ticks only while a job runs, so an idle app does not wake up every second.
+        # Ticks only while a job runs and the page is on screen, so the app does not wake up every second.
         self._job_timer = QTimer(self)
         self._job_timer.timeout.connect(self._show_job)
         self._job_timer.setInterval(1000)
@@ -148,12 +149,13 @@ class DashboardPage(QWidget):
         self.refresh_earnings()
         bridge.on("node.state", self, lambda data: self.show_status(NodeStatus.from_event(data)))
         bridge.on("gpu.telemetry", self, self._on_telemetry)
-        earnings_moved = Coalesced(self, self.refresh_earnings)
-        bridge.on("ledger.changed", self, earnings_moved.request)  # money moved, not a job ended
-        bridge.on("control.link", self, earnings_moved.request)  # the node (re)attached
+        # Only while on screen (hidden: once when next shown); the earnings at most every few seconds.
+        self.earnings_moved = Coalesced(self, self.refresh_earnings, throttled=True)
+        bridge.on("ledger.changed", self, self.earnings_moved.request)  # money moved, not a job ended
+        bridge.on("control.link", self, self.earnings_moved.request)  # the node (re)attached
+        self._rate_due = Coalesced(self, self.refresh_rate_and_balance)  # the rate's age moves on
         self._earnings_timer = QTimer(self)
-        self._earnings_timer.timeout.connect(self.refresh_earnings)
-        self._earnings_timer.timeout.connect(self.refresh_rate_and_balance)
+        self._earnings_timer.timeout.connect(self._rate_due.request)
         self._earnings_timer.start(EARNINGS_REFRESH_MS)
         self.refresh_rate_and_balance()
 
@@ -168,11 +170,19 @@ class DashboardPage(QWidget):
         self.pause_button.setText("Resume" if resumable else "Pause")
         # Qt takes a null menu (no arrow) where PySide6's stub says QMenu only.
         self.pause_button.setMenu(None if resumable else self.pause_menu)  # type: ignore[arg-type]
-        if status.job is not None and status.state is NodeState.WORKING:
+        if status.job is not None and status.state is NodeState.WORKING and self.isVisible():
             self._job_timer.start()
         else:
             self._job_timer.stop()
         self._show_job()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.show_status(self._status)  # the running time moves on again
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._job_timer.stop()
 
     def _pause_or_resume(self) -> None:
         if self._status.state in RESUMABLE:

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.earnings import EarningsReader, PayoutState, Period, electricity_cost_milli, token_value_milli
-from hostapp.earnings.export import export_csv
 from hostapp.earnings.pricing import Rate, currency_exponent, fiat_minor, fiat_text, rate_text
 from hostapp.earnings.rows import LedgerRow, source_of
 from hostapp.gui.bridge import EventBridge
@@ -227,11 +226,12 @@ class EarningsPage(QWidget):
         self.show_period(Period.WEEK)
         self.show_payouts()
         self.show_payout_state()
-        # Refresh when the money changes (the ledger's one writer says so), not when a job ends.
-        ledger_moved = Coalesced(self, self.refresh)
-        bridge.on("ledger.changed", self, ledger_moved.request)
-        bridge.on("control.link", self, ledger_moved.request)  # the node (re)attached: its ledger
-        bridge.on("node.payout", self, ledger_moved.request)
+        # Refresh when the money changes (the ledger's one writer says so), not when a job ends; only
+        # while on screen (hidden: once when next shown), at most every few seconds.
+        self.ledger_moved = Coalesced(self, self.refresh, throttled=True)
+        bridge.on("ledger.changed", self, self.ledger_moved.request)
+        bridge.on("control.link", self, self.ledger_moved.request)  # the node (re)attached: its ledger
+        bridge.on("node.payout", self, self.ledger_moved.request)
 
     def refresh(self) -> None:
         self.show_period(self.period)
@@ -242,6 +242,8 @@ class EarningsPage(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         """The rate may have been refreshed (the Dashboard does it) since the last ledger change."""
         super().showEvent(event)
+        if self.ledger_moved.pending:
+            return  # the ledger moved while hidden: the whole page is being refreshed
         self.show_period(self.period)
         self.show_payouts()
         self.show_payout_state()
@@ -352,6 +354,8 @@ class EarningsPage(QWidget):
         open_queries = self._services.earnings
 
         def write() -> int:
+            from hostapp.earnings.export import export_csv  # the CSV writer loads only when asked for
+
             queries = open_queries()
             try:
                 with open(path, "w", encoding="utf-8", newline="") as out:

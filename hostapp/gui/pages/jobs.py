@@ -125,7 +125,8 @@ class JobsPage(QWidget):
 
         self.lines: deque[str] = deque(maxlen=LOG_LINES)
         bridge.on("job.log", self, self._on_log)
-        self._history_changed = Coalesced(self, self.model.reload)
+        # Up to HISTORY_LIMIT rows from the node: only while on screen, at most every few seconds.
+        self.history_changed = Coalesced(self, self.model.reload, throttled=True)
         bridge.on("job.*", self, self._on_job_event)
         bridge.on("job.pull.progress", self, self._on_pull_progress)
         bridge.on("resource.progress", self, self._on_resource_progress)
@@ -142,7 +143,7 @@ class JobsPage(QWidget):
 
     def _on_job_event(self, data: dict[str, Any]) -> None:
         if "line" not in data and "lines" not in data and "text" not in data and "layers_total" not in data:
-            self._history_changed.request()  # started / finished / failed: the history changed
+            self.history_changed.request()  # started / finished / failed: the history changed
             if "status" in data:  # finished: a failed pull sends no "finished" progress of its own
                 self.pull_label.setVisible(False)
                 self.pull_bar.setVisible(False)

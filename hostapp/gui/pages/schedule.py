@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import Message, heading
+from hostapp.gui.pages.common import Coalesced, Message, heading
 from hostapp.gui.schedule_labels import CELL_LABELS, PRESET_LABELS
 from hostapp.gui.tray import next_change_text
 from hostapp.gui.widgets.grid_editor import CELL_COLOURS, GridEditor
@@ -93,10 +93,13 @@ class SchedulePage(QWidget):
 
         self.brush_buttons[Cell.AVAILABLE].setChecked(True)
         self.reload()
-        bridge.on("schedule.changed", self, lambda _data: self.show_now())
-        bridge.on("control.link", self, lambda _data: self._reattached())
+        # Each asks the node: only while on screen (hidden: once when next shown).
+        self.now_due = Coalesced(self, self.show_now)
+        self.reattached = Coalesced(self, self._reattached)
+        bridge.on("schedule.changed", self, self.now_due.request)
+        bridge.on("control.link", self, self.reattached.request)
         self._now_timer = QTimer(self)  # the "now" cell moves once an hour; a minute is close enough
-        self._now_timer.timeout.connect(self.show_now)
+        self._now_timer.timeout.connect(self.now_due.request)
         self._now_timer.start(60_000)
 
     def _set_brush(self, cell: Cell) -> None:

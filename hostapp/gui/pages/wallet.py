@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from hostapp.earnings.pricing import Rate, fee_text
 from hostapp.gui.bridge import EventBridge
-from hostapp.gui.pages.common import Message, ask, card, heading, show_error
+from hostapp.gui.pages.common import Coalesced, Message, ask, card, heading, show_error
 from hostapp.gui.pages.earnings import current_rate, money_text, payout_state_text, plain_label
 from hostapp.gui.viewmodels import Balances, CreatedWallet, WalletSummary, WithdrawalPlan, format_amount, one_line
 from hostapp.gui.widgets.qr import QrCode
@@ -338,16 +338,20 @@ class WalletPage(QWidget):
         layout.addStretch(1)
 
         self.show_address()
-        bridge.on("wallet.*", self, lambda _data: self.show_address())
         self.show_payout_state()
+        # What the node's events change, re-read only while on screen (hidden: once when next shown).
+        self.address_changed = Coalesced(self, self.show_address)
+        self.payouts_moved = Coalesced(self, self.show_payout_state, throttled=True)
+        self.balance_moved = Coalesced(self, self.refresh_balances, throttled=True)
+        bridge.on("wallet.*", self, self.address_changed.request)
         bridge.on("ledger.changed", self, self._on_ledger_changed)
         bridge.on("control.link", self, lambda _data: self._reattached())
 
     # -- display -------------------------------------------------------------------------
     def _reattached(self) -> None:
         """The node (re)attached: its wallet and its ledger, as they are now."""
-        self.show_address()
-        self.show_payout_state()
+        self.address_changed.request()
+        self.payouts_moved.request()
 
     def show_address(self) -> None:
         wallet = self._services.wallet
@@ -585,9 +589,9 @@ class WalletPage(QWidget):
         self.refresh_balances()
 
     def _on_ledger_changed(self, data: dict[str, object]) -> None:
-        self.show_payout_state()
+        self.payouts_moved.request()
         if data.get("status") == "paid":  # a payout confirmed on chain: the balance moved
-            self.refresh_balances()
+            self.balance_moved.request()
 
     def show_payout_state(self) -> None:
         queries = self._services.earnings()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import qrcode
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 
 def qr_matrix(text: str) -> list[list[bool]]:
+    import qrcode  # only where a QR code is drawn (the Wallet page, the wizard): not in every tray
+
     code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
     code.add_data(text)
     code.make(fit=True)
@@ -19,9 +20,13 @@ class QrCode(QWidget):
     def __init__(self, size: int = 180) -> None:
         super().__init__()
         self.matrix: list[list[bool]] = []
+        self.text: str | None = None
         self.setFixedSize(QSize(size, size))
 
     def set_text(self, text: str | None) -> None:
+        if text == self.text:
+            return  # the same address again (every wallet event re-reads it): ~60 ms of encoding saved
+        self.text = text
         self.matrix = qr_matrix(text) if text else []
         self.update()
 

@@ -24,6 +24,9 @@ from tests.support import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.keyring, pytest.mark.gui]
 
+# Target 1 s (docs/benchmarks.md); the bound leaves room for this test's own load (node, Docker, grid).
+LAUNCH_TO_STATE_S = 1.5
+
 
 def node_status() -> dict[str, Any] | None:
     """The node's status over its control socket; None when no node answers."""
@@ -82,15 +85,21 @@ def test_killing_the_tray_never_stops_a_job_and_a_dead_node_is_restarted_once(
         after = node_status()
         assert after is not None and after["pid"] == node_pid
 
-        started = time.monotonic()
+        launched = time.time()  # the tray records when its icon first showed a state: same clock
         second = TrayApp(env, tmp_path / "tray-2.log")
         second.answer(60)
+        ready = time.time() - launched  # its start done (finish_start): the driver answers from then on
         shown = wait_for(
             lambda: (s := second.call("state"))["tray_state"] not in ("starting",) and s, timeout=10, what="state"
         )
-        took = time.monotonic() - started
-        print(f"split: a new tray process showed {shown['tray_headline']!r} {took:.2f} s after it was started")
+        took = shown["state_shown_at"] - launched
+        print(
+            f"split: a new tray process showed {shown['tray_headline']!r} {took:.2f} s after it was started "
+            f"(its start done after {ready:.2f} s)"
+        )
         assert shown["tray_state"] in ("working", "waiting") and (node_status() or {}).get("pid") == node_pid
+        # The node's state from the tray's first status request, right after its icon.
+        assert took <= LAUNCH_TO_STATE_S, f"launch -> state {took:.2f} s"
 
         os.kill(node_pid, signal.SIGKILL)  # the node crashes: the tray says so and starts it again, once
         restarted = wait_for(
