@@ -32,10 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from hostapp.control.transport import ControlError
     from hostapp.events import Event
     from hostapp.jobs.engine import EngineUnavailable
-    from hostapp.node.daemon import NodeDaemon, limit_malloc_arenas, run_until_stopped
+    from hostapp.node.daemon import NodeDaemon, limit_malloc_arenas, run_until_stopped, skip_unused_imports
     from hostapp.wallet.service import WalletError
 
     limit_malloc_arenas()
+    skip_unused_imports()
     services = build_services()
     services.passphrase = terminal_passphrase if sys.stdin is not None and sys.stdin.isatty() else None
     logging.getLogger().addHandler(_console())

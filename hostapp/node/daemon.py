@@ -189,6 +189,8 @@ class NodeDaemon:
             return {"value": self._save_settings(args.get("settings"))}
         if command == "storage.usage":
             return {"value": self._storage_usage()}
+        if command == "grid.price":
+            return {"value": self._grid_price()}
         if command == "shutdown":
             threading.Thread(target=self.on_shutdown, name="node-shutdown", daemon=True).start()
             return {"headline": "hostapp node: stopping; running jobs are stopped and released"}
@@ -279,6 +281,14 @@ class NodeDaemon:
         services.bus.publish("settings.changed", source="control")
         return current.model_dump(mode="json")
 
+    def _grid_price(self) -> dict[str, Any] | None:
+        """The rate fields of this node's grid's /v1/health, for the tray (which opens no HTTP client):
+        None while no grid runs for it (the embedded one not started yet)."""
+        from hostapp.earnings.pricing import http_grid_health
+
+        url = self.status().grid_url or self.services.settings.grid.url
+        return http_grid_health(url, timeout=5.0)()
+
     def _storage_usage(self) -> dict[str, Any]:
         from hostapp.jobs.retention import JobOutputs
         from hostapp.resources.cache import ModelCache
@@ -296,6 +306,27 @@ class NodeDaemon:
         except OSError as exc:
             answer["models_problem"] = str(exc)
         return answer
+
+
+# Modules a library imports when they are installed, which the node never uses: marked absent in the
+# node's process so their packages stay out of its memory (measured in docs/benchmarks.md).
+UNUSED_OPTIONAL_MODULES = (
+    # httpx's command line (`httpx URL`): `import httpx` loads it, and with it click, rich and pygments
+    # (~5 MB), whenever they are installed; the node is an httpx client only.
+    "httpx._main",
+)
+
+
+def skip_unused_imports() -> list[str]:
+    """Marks UNUSED_OPTIONAL_MODULES absent (None in sys.modules: the library's `try: import … except
+    ImportError` takes its fallback), so the node does not load them. Called first thing in `hostapp
+    node`, before httpx is imported; a module already imported is left as it is. Returns those marked."""
+    import sys
+
+    marked = [name for name in UNUSED_OPTIONAL_MODULES if name not in sys.modules]
+    for name in marked:
+        sys.modules[name] = None  # type: ignore[assignment]  # None: "not importable", by the import system's rule
+    return marked
 
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
