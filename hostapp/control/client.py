@@ -106,6 +106,16 @@ class NodeClient:
         value: dict[str, Any] = self.call("storage.usage")["value"]
         return value
 
+    def grid_price(self) -> dict[str, Any] | None:
+        """The rate fields of the node's grid's /v1/health (`token_price`, `offered_price_per_second`),
+        asked by the node; None when no node runs (the embedded grid is not started either). A grid that
+        does not answer raises ControlError with the node's reason."""
+        try:
+            value: dict[str, Any] | None = self.call("grid.price", timeout=SLOW_TIMEOUT)["value"]
+        except NotRunning:
+            return None
+        return value
+
     # -- the wallet and the ledger -------------------------------------------------------------------
     def wallet(self, command: str, **args: Any) -> Any:
         """`wallet.<command>`; a refusal is a ValueError with the node's one-line message."""

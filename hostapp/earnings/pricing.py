@@ -208,16 +208,22 @@ def grid_rate(health: dict[str, Any]) -> Rate | None:
     return Rate(minor, currency, float(as_of), "grid", sol if isinstance(sol, int) and sol > 0 else None)
 
 
-class PriceSource:
-    """The current rate by the configured source. `refresh()` may call the grid (run it off the GUI
-    thread); `current()` only returns what the last refresh found."""
+GridHealth = Callable[[], "dict[str, Any] | None"]
+"""Reads the node's grid's `/v1/health` document: None while no grid runs for this install (the
+embedded one not started yet); raises when the grid does not answer."""
 
-    def __init__(
-        self, settings: Settings, grid_url: Callable[[], str | None] | None = None, timeout: float = 5.0
-    ) -> None:
+
+class PriceSource:
+    """The current rate by the configured source. `refresh()` may ask the grid (run it off the GUI
+    thread); `current()` only returns what the last refresh found.
+
+    `grid_health` is how the grid is asked: the tray asks the node (control command `grid.price`),
+    which asks its grid, so the tray never opens an HTTP client of its own (~8 MB); a CLI command asks
+    the grid's URL directly (`http_grid_health`)."""
+
+    def __init__(self, settings: Settings, grid_health: GridHealth | None = None) -> None:
         self._settings = settings
-        self._grid_url = grid_url  # the grid's URL, None while it is not running (not started for this)
-        self._timeout = timeout
+        self._grid_health = grid_health
         self._grid: Rate | None = None
         self.offered_price_per_second: int | None = None  # the grid's demo/offered price, for estimates
         self.problem: str | None = None
@@ -229,32 +235,52 @@ class PriceSource:
         return self._grid
 
     def refresh(self) -> Rate | None:
-        url = self._grid_url() if self._grid_url is not None else None
-        if self._settings.pricing.source == "grid" and not url and self._settings.grid.url is None:
+        if self._settings.pricing.source != "grid":
+            return self.current()
+        try:
+            health = self._grid_health() if self._grid_health is not None else None
+        except Exception as exc:  # the grid is offline or not a grid: keep the last rate, say why
+            self.problem = f"exchange rate not updated: the grid did not answer ({type(exc).__name__})"
+            log.info(self.problem)
+            return self.current()
+        self.problem = None
+        if health is None and self._settings.grid.url is None:
             # The embedded grid before the node starts it (the wizard, a fresh tray): what it declares.
             from hostapp.localgrid.demo import DEMO_PRICE_PER_SECOND, demo_token_price
 
-            self._grid = grid_rate({"token_price": demo_token_price(int(time.time()))})
-            self.offered_price_per_second = DEMO_PRICE_PER_SECOND
-        elif self._settings.pricing.source == "grid" and url:
-            import json
-            import urllib.request
-
-            # The standard library's client: the tray reads one small JSON document here, and an HTTP
-            # library (with its CLI's dependencies) would cost the tray process more than the page does.
-            try:
-                with urllib.request.urlopen(f"{url.rstrip('/')}/v1/health", timeout=self._timeout) as response:  # noqa: S310 - the node's grid URL
-                    health = json.loads(response.read(1_000_000))
-            except Exception as exc:  # the grid is offline or not a grid: keep the last rate, say why
-                self.problem = f"exchange rate not updated: the grid did not answer ({type(exc).__name__})"
-                log.info(self.problem)
-            else:
-                self.problem = None
-                if isinstance(health, dict):
-                    self._grid = grid_rate(health)
-                    offered = health.get("offered_price_per_second")
-                    self.offered_price_per_second = offered if isinstance(offered, int) else None
+            health = {
+                "token_price": demo_token_price(int(time.time())),
+                "offered_price_per_second": DEMO_PRICE_PER_SECOND,
+            }
+        if isinstance(health, dict):
+            self._grid = grid_rate(health)
+            offered = health.get("offered_price_per_second")
+            self.offered_price_per_second = offered if isinstance(offered, int) else None
         return self.current()
+
+
+def price_fields(health: dict[str, Any]) -> dict[str, Any]:
+    """What of a grid's `/v1/health` the rate needs: what the node's `grid.price` answers."""
+    return {key: health[key] for key in ("token_price", "offered_price_per_second") if key in health}
+
+
+def http_grid_health(url: str | None, timeout: float) -> GridHealth:
+    """Asks the grid at `url` itself (a CLI command; the node for `grid.price`). None: no grid URL."""
+
+    def read() -> dict[str, Any] | None:
+        if not url:
+            return None
+        import json
+        import urllib.request
+
+        # The standard library's client: one small JSON document, no HTTP library's start-up cost.
+        with urllib.request.urlopen(f"{url.rstrip('/')}/v1/health", timeout=timeout) as response:  # noqa: S310 - the node's grid URL
+            health = json.loads(response.read(1_000_000))
+        if not isinstance(health, dict):
+            raise ValueError("the grid's /v1/health is not a JSON object")
+        return price_fields(health)
+
+    return read
 
 
 RECENT_WINDOW_SECONDS = 3 * 3600  # the node's "recent rate": work started in the last 3 hours
@@ -289,6 +315,6 @@ def cli_price_source(settings: Settings, data_dir: Path, grid_url: str | None = 
     """The rate for a CLI command, read once: the given grid (the node's), the configured one, or the
     embedded grid while it runs. A grid that does not answer leaves amounts in tokens."""
     url = grid_url or settings.grid.url or embedded_grid_url(data_dir)
-    source = PriceSource(settings, lambda: url, timeout=3.0)
+    source = PriceSource(settings, http_grid_health(url, timeout=3.0))
     source.refresh()
     return source

@@ -77,9 +77,6 @@ def build_gui_services(paths: AppPaths, settings: Settings, link: NodeLink) -> G
         for name in type(applied).model_fields:
             setattr(settings, name, getattr(applied, name))
 
-    def grid_url() -> str | None:
-        return link.snapshot.grid_url
-
     def follow_saved_settings(_event: object = None) -> None:
         # Saved in the node by someone else (the wallet's payout address, `hostapp` CLI, another
         # window): the tray's copy follows, so a page never shows or saves a stale value.
@@ -106,7 +103,7 @@ def build_gui_services(paths: AppPaths, settings: Settings, link: NodeLink) -> G
         earnings=lambda: earnings,
         run_doctor=run_doctor_process,
         explorer_url=lambda sig: explorer_url(settings.solana.cluster, sig),
-        prices=PriceSource(settings, grid_url),
+        prices=PriceSource(settings, client.grid_price),
     )
 
 

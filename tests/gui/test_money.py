@@ -30,20 +30,23 @@ def demo_grid(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_dashboard_and_earnings_show_money_from_the_grid_rate_with_its_age_and_an_estimate(
-    gui_services, demo_grid, qtbot, node_store
+    gui_services, demo_grid, qtbot, node_store, node_daemon
 ) -> None:
     from hostapp.gui.bridge import EventBridge
     from hostapp.gui.pages.dashboard import DashboardPage
     from hostapp.gui.pages.earnings import EarningsPage
 
-    services = dataclasses.replace(gui_services, prices=PriceSource(gui_services.settings, lambda: demo_grid.url))
+    # The node's grid is the demo grid. The tray asks the node for the rate (`grid.price`), and the node
+    # asks its grid: the tray opens no HTTP client of its own.
+    node_daemon.services.settings.grid.url = demo_grid.url
+    services = gui_services
     bridge = EventBridge(services.bus)
     dashboard, earnings = DashboardPage(services, bridge), EarningsPage(services, bridge)
     qtbot.addWidget(dashboard)
     qtbot.addWidget(earnings)
     dashboard.show()  # on screen: a hidden page refreshes only when next shown
     earnings.show()
-    # The demo grid's rate ($0.05 per token), read over HTTP off the GUI thread; its age is said.
+    # The demo grid's rate ($0.05 per token), asked off the GUI thread; its age is said.
     qtbot.waitUntil(lambda: dashboard.rate_label.text() == "1 GRID ≈ $0.05 (grid rate from just now)", timeout=15_000)
     # Before the first job: the grid's offered price (0.001 GRID/s) × a day × 50 % busy.
     assert dashboard.estimate_label.text() == (
@@ -83,6 +86,14 @@ def test_before_the_embedded_grid_runs_its_declared_rate_and_offer_are_shown(gui
     bridge.close()
 
 
+def test_a_grid_that_does_not_answer_leaves_no_rate_and_says_why(gui_services, node_daemon) -> None:
+    node_daemon.services.settings.grid.url = "http://127.0.0.1:9"  # nothing listens there
+    prices = gui_services.prices
+    assert prices is not None
+    assert prices.refresh() is None
+    assert (prices.problem or "").startswith("exchange rate not updated: the grid did not answer")
+
+
 def test_with_pricing_off_amounts_stay_in_tokens_and_say_why(gui_services, qtbot) -> None:
     from hostapp.gui.bridge import EventBridge
     from hostapp.gui.pages.dashboard import DashboardPage
@@ -100,7 +111,7 @@ def test_with_pricing_off_amounts_stay_in_tokens_and_say_why(gui_services, qtbot
 
 
 @pytest.fixture
-def wallet_page(gui_services, qtbot):  # type: ignore[no-untyped-def]
+def wallet_page(gui_services, no_embedded_grid, qtbot):  # type: ignore[no-untyped-def]
     from hostapp.gui.bridge import EventBridge
     from hostapp.gui.pages.wallet import WalletPage
 
@@ -170,7 +181,8 @@ def test_withdraw_dialog_max_fee_in_money_missing_sol_and_no_stale_progress(gui_
         assert "opening the recipient's account: 0.00203928 SOL ≈ 6.11784 GRID ≈ $0.31" in text
         page.question.button(QMessageBox.StandardButton.Yes).click()
         qtbot.waitUntil(lambda: page.last_signature is not None, timeout=30_000)
-        assert chain.token_balance(destination) == 4_500_000
+        # The local chain's RPC process lands the transfer a moment after it hands back the signature.
+        qtbot.waitUntil(lambda: chain.token_balance(destination) == 4_500_000, timeout=15_000)
 
 
 def test_wizard_last_page_estimates_the_day_from_the_grid_offer(gui_services, qtbot) -> None:
