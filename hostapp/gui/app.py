@@ -1,9 +1,9 @@
 """Starts the tray app: one instance, the tray icon, then the core, the window, the node or the wizard.
 
-Start order (target: start to tray ≤ 1.5 s, docs/benchmarks.md): only Qt, the event bus and the paths are
-imported before the icon shows. Settings, the schedule policy, the store, the wallet
-(solders/solana), Docker and every page come after it, on the event loop's first turn; the node
-starts on a worker thread after that.
+Start order (target: start to tray ≤ 0.5 s, docs/benchmarks.md): only Qt, the event bus and the paths are
+imported before the icon shows. Settings, the schedule policy, the link to the node and the window
+come after it, on the event loop's first turn. The node runs in its own process (`hostapp node`);
+the tray loads none of its modules (tests/unit/test_tray_boundary.py).
 """
 
 from __future__ import annotations
