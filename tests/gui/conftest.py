@@ -85,6 +85,17 @@ def gui_services(node_daemon, qapp: object):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def no_embedded_grid(gui_services) -> None:  # type: ignore[no-untyped-def]
+    """For tests that run their own LocalChain: the node gets a grid URL where nothing listens. Once a
+    wallet is imported the node starts, and with no grid URL it would start the embedded grid, whose
+    chain would take over the test chain's state folder and endpoint (a withdrawal then lands on the
+    other chain: a flaky balance)."""
+    settings = gui_services.settings.model_copy(deep=True)
+    settings.grid.url = "http://127.0.0.1:9"
+    gui_services.save_settings(settings)
+
+
+@pytest.fixture
 def tray_app(gui_services, qtbot):  # type: ignore[no-untyped-def]
     from hostapp.gui.app import build_tray_app
 

@@ -103,7 +103,7 @@ def test_wizard_import_skips_the_phrase_pages_and_start_at_login_can_be_declined
 
 
 @pytest.fixture
-def wallet_page(gui_services, qtbot):  # type: ignore[no-untyped-def]
+def wallet_page(gui_services, no_embedded_grid, qtbot):  # type: ignore[no-untyped-def]
     from hostapp.gui.bridge import EventBridge
     from hostapp.gui.pages.wallet import WalletPage
 
