@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
 
+from hostapp.wallet.spl import ASSOCIATED_TOKEN_PROGRAM as ASSOCIATED_TOKEN_PROGRAM
+from hostapp.wallet.spl import TOKEN_PROGRAM as TOKEN_PROGRAM
+
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
-TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
-ASSOCIATED_TOKEN_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 # Metaplex Token Metadata: where a market's access-key NFT keeps its metadata account.
 METADATA_PROGRAM = Pubkey.from_string("metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s")
 STAKING_PROGRAM = Pubkey.from_string("nosScmHY2uR24Zh751PmGj9ww9QRNHewh9H59AfrTJE")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from solders.pubkey import Pubkey
 
-from hostapp.nosana.ids import ASSOCIATED_TOKEN_PROGRAM, METADATA_PROGRAM, NOS_MINT, STAKING_PROGRAM, TOKEN_PROGRAM
+from hostapp.nosana.ids import METADATA_PROGRAM, NOS_MINT, STAKING_PROGRAM
+from hostapp.wallet.spl import associated_token_address as associated_token_address
 
 
 def stake_address(
@@ -12,12 +13,6 @@ def stake_address(
 ) -> Pubkey:
     """The node's stake account: seeds ["stake", NOS mint, authority] under the staking program."""
     return Pubkey.find_program_address([b"stake", bytes(nos_mint), bytes(authority)], staking_program)[0]
-
-
-def associated_token_address(owner: Pubkey, mint: Pubkey) -> Pubkey:
-    """The owner's associated token account for `mint` (SPL Token, not Token-2022)."""
-    seeds = [bytes(owner), bytes(TOKEN_PROGRAM), bytes(mint)]
-    return Pubkey.find_program_address(seeds, ASSOCIATED_TOKEN_PROGRAM)[0]
 
 
 def metadata_address(mint: Pubkey) -> Pubkey:

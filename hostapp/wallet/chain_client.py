@@ -1,10 +1,13 @@
-"""The wallet's view of a Solana cluster over solana-py: balances, payout history, withdrawals.
+"""The wallet's view of a Solana cluster: balances, payout history, withdrawals.
 
-solana-py 0.41 ships only an asyncio client, so this class owns a worker thread running an event
-loop and exposes blocking calls with a deadline: every call has a timeout, transport failures are
-retried with exponential backoff and jitter, and after the last attempt the client is "offline"
-and raises `ChainOffline` instead of hanging its caller. The same code talks to mainnet-beta,
-devnet, and the embedded local chain.
+Balances (what the tray asks on every refresh) are plain JSON-RPC over httpx, which the node loads
+anyway; payout history and withdrawals use solana-py, loaded on their first use (its async client,
+anyio, construct and spl are ~10 MB of the node's 100 MB budget, docs/benchmarks.md). solana-py 0.41
+ships only an asyncio client, so this class owns a worker thread running an event loop and exposes
+blocking calls with a deadline. Either way every call has a timeout, transport failures are retried
+with exponential backoff and jitter, and after the last attempt the client is "offline" and raises
+`ChainOffline` instead of hanging its caller. The same code talks to mainnet-beta, devnet, and the
+embedded local chain.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from hostapp.config.settings import SolanaSettings
 from hostapp.events import EventBus
 from hostapp.wallet.amounts import SOL_DECIMALS, format_units
 from hostapp.wallet.keystore import Keystore
+from hostapp.wallet.spl import MINT_DECIMALS_OFFSET, associated_token_address
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +138,9 @@ class ChainClient:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="solana-rpc", daemon=True)
         self._thread.start()
-        self._client: Any = self._on_loop(self._make_client)
+        self._client: Any = None  # solana-py's AsyncClient, made on the first call that needs it
+        self._http: Any = None  # an httpx.Client for the JSON-RPC reads, made on the first one
+        self._ids = 0
 
     async def _make_client(self) -> Any:
         from solana.rpc.async_api import AsyncClient
@@ -142,10 +148,14 @@ class ChainClient:
         return AsyncClient(self.rpc_url, timeout=self._timeout)
 
     def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         if self._loop.is_closed():
             return
         try:
-            self._on_loop(self._client.close)
+            if self._client is not None:
+                self._on_loop(self._client.close)
         except Exception:  # closing a client to a dead endpoint must not fail shutdown
             log.debug("closing the RPC client failed", exc_info=True)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -173,6 +183,8 @@ class ChainClient:
         from solana.exceptions import SolanaRpcException
         from solana.rpc.core import RPCException
 
+        if self._client is None:
+            self._client = self._on_loop(self._make_client)
         last: BaseException | None = None
         for attempt in range(self._attempts):
             try:
@@ -188,11 +200,52 @@ class ChainClient:
                 continue
             self._set_state("online", None)
             return result
+        raise self._offline(what, last)
+
+    def _rpc(self, what: str, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC read over plain HTTP, with `_call`'s deadline, retries and errors: its `result`."""
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(timeout=self._timeout)
+        last: BaseException | None = None
+        for attempt in range(self._attempts):
+            self._ids += 1
+            body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
+            try:
+                response = self._http.post(self.rpc_url, json=body)
+                if response.status_code >= 500:
+                    raise OSError(f"HTTP {response.status_code} from the RPC node")
+                reply = response.json()
+            except (httpx.TransportError, OSError, ValueError) as exc:
+                last = exc
+                if attempt + 1 < self._attempts:
+                    delay = self._backoff * 2**attempt
+                    time.sleep(delay + random.uniform(0, delay / 2))
+                continue
+            self._set_state("online", None)
+            if not isinstance(reply, dict) or "result" not in reply:
+                error = reply.get("error") if isinstance(reply, dict) else reply
+                message = error.get("message") if isinstance(error, dict) else error
+                raise ChainError(f"{what}: the RPC node refused it ({str(message).splitlines()[0]})")
+            return reply["result"]
+        raise self._offline(what, last)
+
+    def _offline(self, what: str, last: BaseException | None) -> ChainOffline:
         reason = _reason(last)
         self._set_state("offline", reason)
-        raise ChainOffline(
+        return ChainOffline(
             f"{what}: the Solana RPC at {self.rpc_url} is unreachable ({reason}); check the network or the RPC URL"
         )
+
+    def _account_data(self, what: str, address: Pubkey) -> bytes | None:
+        """An account's data, or None when the account does not exist."""
+        import base64
+
+        value = self._rpc(what, "getAccountInfo", [str(address), {"encoding": "base64"}])["value"]
+        if value is None:
+            return None
+        return base64.b64decode(value["data"][0])
 
     def _set_state(self, state: Literal["online", "offline"], reason: str | None) -> None:
         if state != self.state:
@@ -203,31 +256,25 @@ class ChainClient:
     # -- reads -------------------------------------------------------------------------
     def sol_balance(self, pubkey: str) -> int:
         key = Pubkey.from_string(pubkey)
-        return int(self._call("reading the SOL balance", lambda c: c.get_balance(key)).value)
+        return int(self._rpc("reading the SOL balance", "getBalance", [str(key)])["value"])
 
     def token_balance(self, owner: str, mint: str) -> TokenBalance:
-        from spl.token.instructions import get_associated_token_address
-
-        ata = get_associated_token_address(Pubkey.from_string(owner), Pubkey.from_string(mint))
-        info = self._call("reading the token account", lambda c: c.get_account_info(ata)).value
-        if info is None:
+        ata = associated_token_address(Pubkey.from_string(owner), Pubkey.from_string(mint))
+        if self._account_data("reading the token account", ata) is None:
             decimals = self._mint_decimals(mint)
             return TokenBalance(0, decimals, None)
-        value = self._call("reading the token balance", lambda c: c.get_token_account_balance(ata)).value
-        return TokenBalance(int(value.amount), int(value.decimals), str(ata))
+        value = self._rpc("reading the token balance", "getTokenAccountBalance", [str(ata)])["value"]
+        return TokenBalance(int(value["amount"]), int(value["decimals"]), str(ata))
 
     def _mint_decimals(self, mint: str) -> int:
-        key = Pubkey.from_string(mint)
-        info = self._call("reading the token mint", lambda c: c.get_account_info(key)).value
-        if info is None or len(info.data) < 45:
+        data = self._account_data("reading the token mint", Pubkey.from_string(mint))
+        if data is None or len(data) <= MINT_DECIMALS_OFFSET:
             raise ChainError(f"{mint} is not a token mint on {self.rpc_url}: check the grid's token mint")
-        return int(bytes(info.data)[44])
+        return int(data[MINT_DECIMALS_OFFSET])
 
     def payout_history(self, owner: str, mint: str, limit: int = 50) -> list[Payout]:
         """Incoming transfers of `mint` to `owner`'s token account, newest first."""
-        from spl.token.instructions import get_associated_token_address
-
-        ata = get_associated_token_address(Pubkey.from_string(owner), Pubkey.from_string(mint))
+        ata = associated_token_address(Pubkey.from_string(owner), Pubkey.from_string(mint))
         entries = self._call("reading payout history", lambda c: c.get_signatures_for_address(ata, limit=limit)).value
         payouts = []
         for entry in entries:

@@ -149,3 +149,27 @@ def test_rpc_answers_bad_requests_with_errors_not_crashes(local_chain: LocalChai
         assert "error" in response.json(), body
     ok = httpx.post(url, json=[{"jsonrpc": "2.0", "id": 7, "method": "getHealth"}], timeout=5).json()
     assert ok == [{"jsonrpc": "2.0", "result": "ok", "id": 7}]
+
+
+def test_balances_are_read_without_loading_solana_py(local_chain: LocalChain) -> None:
+    """What the tray asks on each refresh costs the node no solana-py client (~10 MB of its RSS budget):
+    plain JSON-RPC over httpx. Checked in a fresh interpreter; solana-py loads for history and sends."""
+    import subprocess
+    import sys
+
+    wallet = funded(local_chain, tokens=1_500_000)
+    probe = f"""
+import sys
+from hostapp.wallet.chain_client import ChainClient
+with ChainClient({local_chain.rpc_url!r}) as client:
+    sol = client.sol_balance({wallet.pubkey!r})
+    token = client.token_balance({wallet.pubkey!r}, {local_chain.mint!r})
+    empty = client.token_balance("11111111111111111111111111111112", {local_chain.mint!r})
+    before = sorted({{name.split(".")[0] for name in sys.modules}} & {{"solana", "spl"}})
+    client.payout_history({wallet.pubkey!r}, {local_chain.mint!r})
+    after = "solana" in sys.modules
+print(sol, token.amount, token.decimals, empty.amount, empty.decimals, before, after)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split(maxsplit=5)[:5] == [str(2 * SOL), "1500000", "6", "0", "6"]
+    assert done.stdout.strip().endswith("[] True"), done.stdout
