@@ -265,7 +265,7 @@ def price_fields(health: dict[str, Any]) -> dict[str, Any]:
 
 
 def http_grid_health(url: str | None, timeout: float) -> GridHealth:
-    """Asks the grid at `url` itself (a CLI command; the node for `grid.price`). None: no grid URL."""
+    """Asks the grid at `url` itself (a CLI command). None: no grid URL."""
 
     def read() -> dict[str, Any] | None:
         if not url:

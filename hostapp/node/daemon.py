@@ -284,10 +284,19 @@ class NodeDaemon:
     def _grid_price(self) -> dict[str, Any] | None:
         """The rate fields of this node's grid's /v1/health, for the tray (which opens no HTTP client):
         None while no grid runs for it (the embedded one not started yet)."""
-        from hostapp.earnings.pricing import http_grid_health
+        import httpx  # the node's HTTP client already (the grid's): no urllib.request, http.client, email
+
+        from hostapp.earnings.pricing import price_fields
 
         url = self.status().grid_url or self.services.settings.grid.url
-        return http_grid_health(url, timeout=5.0)()
+        if not url:
+            return None
+        response = httpx.get(f"{url.rstrip('/')}/v1/health", timeout=5.0)
+        response.raise_for_status()
+        health = response.json()
+        if not isinstance(health, dict):
+            raise ValueError("the grid's /v1/health is not a JSON object")
+        return price_fields(health)
 
     def _storage_usage(self) -> dict[str, Any]:
         from hostapp.jobs.retention import JobOutputs
