@@ -126,3 +126,44 @@ def tray_services(paths: Any) -> tuple[Any, Any]:
     link.start()
     wait_for(lambda: link.refresh().state.value != "starting", timeout=10, what="the node's first status")
     return build_gui_services(paths, load_settings(paths.settings_file).settings, link), link
+
+
+# A tray process with no node answering (its supervisor never spawns one): the start of the scripts
+# that tests run in a fresh interpreter to see what the tray alone loads. `tray_app` is built, its
+# window not yet.
+TRAY_WITHOUT_NODE = """
+import sys
+from hostapp.config.paths import default_paths
+from hostapp.config.settings import load_settings
+from hostapp.control.client import NodeClient, NodeSupervisor
+from hostapp.events import EventBus
+from hostapp.gui.app import build_tray_app, ensure_application
+from hostapp.gui.remote import NodeLink
+from hostapp.gui.wiring import build_gui_services
+app = ensure_application()
+paths = default_paths().ensure()
+client = NodeClient(paths.control_socket)
+link = NodeLink(client, NodeSupervisor(client, paths.logs / "node.log", argv=["false"]), EventBus())
+tray_app = build_tray_app(build_gui_services(paths, load_settings(paths.settings_file).settings, link))
+"""
+
+
+def run_tray_probe(script: str, home: Path) -> list[str]:
+    """Runs TRAY_WITHOUT_NODE + `script` in a fresh interpreter over `home`; returns its stdout lines."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOSTAPP_HOME=str(home))
+    done = subprocess.run(
+        [sys.executable, "-c", TRAY_WITHOUT_NODE + script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=root,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.splitlines()

@@ -7,9 +7,6 @@ tray's pages over that socket; each test counts the requests that reach the node
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +14,10 @@ from typing import Any
 import pytest
 
 from hostapp.gui.viewmodels import JobProgress, NodeState, NodeStatus
+from tests.support import run_tray_probe
 
 pytestmark = pytest.mark.gui
 
-ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD_ASKS = {"earnings.totals", "earnings.payout_state", "earnings.recent_earnings"}
 
 
@@ -73,19 +70,6 @@ def test_the_icon_shows_the_nodes_state_from_its_first_answer(node_daemon, qtbot
 def test_opening_the_window_builds_the_dashboard_only(tmp_path: Path) -> None:
     """The other pages, and what only they import (the QR code), come when first shown."""
     probe = """
-import sys
-from hostapp.config.paths import default_paths
-from hostapp.config.settings import load_settings
-from hostapp.control.client import NodeClient, NodeSupervisor
-from hostapp.events import EventBus
-from hostapp.gui.app import build_tray_app, ensure_application
-from hostapp.gui.remote import NodeLink
-from hostapp.gui.wiring import build_gui_services
-app = ensure_application()
-paths = default_paths().ensure()
-client = NodeClient(paths.control_socket)
-link = NodeLink(client, NodeSupervisor(client, paths.logs / "node.log", argv=["false"]), EventBus())
-tray_app = build_tray_app(build_gui_services(paths, load_settings(paths.settings_file).settings, link))
 tray_app.open_dashboard()
 app.processEvents()
 window = tray_app.window
@@ -95,12 +79,8 @@ app.processEvents()
 shown = list(window.pages)[window.stack.currentIndex()]
 print("wallet", ",".join(window.built), "hostapp.gui.pages.wallet" in sys.modules, shown)
 """
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOSTAPP_HOME=str(tmp_path / "home"))
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("open ", "wallet ")))
+    out = run_tray_probe(probe, tmp_path / "home")
+    lines = dict(line.split(" ", 1) for line in out if line.startswith(("open ", "wallet ")))
     assert lines["open"] == "Dashboard False False"
     assert lines["wallet"] == "Dashboard,Wallet True Wallet"
 

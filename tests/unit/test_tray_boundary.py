@@ -6,10 +6,9 @@ hostapp/shapes.py) loaded, whichever page is open."""
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support import run_tray_probe
 
 ROOT = Path(__file__).resolve().parents[2]
 GUI = ROOT / "hostapp" / "gui"
@@ -72,32 +71,12 @@ def test_gui_code_imports_only_the_boundary_and_shapes() -> None:
 
 def test_a_running_tray_with_every_page_built_loads_nothing_of_the_node(tmp_path: Path) -> None:
     probe = """
-import sys
-from hostapp.config.paths import default_paths
-from hostapp.control.client import NodeClient, NodeSupervisor
-from hostapp.events import EventBus
-from hostapp.gui.app import TrayApp, ensure_application, start_tray
-from hostapp.gui.remote import NodeLink
-from hostapp.gui.wiring import build_gui_services
-from hostapp.config.settings import load_settings
-app = ensure_application()
-paths = default_paths().ensure()
-client = NodeClient(paths.control_socket)
-link = NodeLink(client, NodeSupervisor(client, paths.logs / "node.log", argv=["false"]), EventBus())
-services = build_gui_services(paths, load_settings(paths.settings_file).settings, link)
-tray_app = start_tray(services.bus)
-tray_app.attach(services)
 window = tray_app.window  # every page built, with no node answering
 for title in list(window.pages):
     window.show_page(title)
 app.processEvents()
 print(" ".join(sorted(sys.modules)))
 """
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOSTAPP_HOME=str(tmp_path / "home"))
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    loaded = done.stdout.split()
+    loaded = run_tray_probe(probe, tmp_path / "home")[-1].split()
     leaked = sorted(m for m in loaded if m.startswith(NODE_SIDE))
     assert not leaked, leaked
