@@ -179,28 +179,21 @@ class ChainClient:
             raise
 
     def _call(self, what: str, request: Callable[[Any], Awaitable[T]]) -> T:
-        """One RPC call with deadline and retries; server-side errors are not retried."""
+        """One solana-py call with deadline and retries; server-side errors are not retried."""
         from solana.exceptions import SolanaRpcException
         from solana.rpc.core import RPCException
 
         if self._client is None:
             self._client = self._on_loop(self._make_client)
-        last: BaseException | None = None
-        for attempt in range(self._attempts):
+
+        def once() -> T:
             try:
-                result = self._on_loop(lambda: request(self._client))
+                return self._on_loop(lambda: request(self._client))
             except RPCException as exc:
                 self._set_state("online", None)
                 raise ChainError(f"{what}: the RPC node refused it ({_rpc_message(exc)})") from None
-            except (SolanaRpcException, TimeoutError, OSError) as exc:
-                last = exc
-                if attempt + 1 < self._attempts:
-                    delay = self._backoff * 2**attempt
-                    time.sleep(delay + random.uniform(0, delay / 2))
-                continue
-            self._set_state("online", None)
-            return result
-        raise self._offline(what, last)
+
+        return self._with_retries(what, once, (SolanaRpcException, TimeoutError, OSError))
 
     def _rpc(self, what: str, method: str, params: list[Any]) -> Any:
         """One JSON-RPC read over plain HTTP, with `_call`'s deadline, retries and errors: its `result`."""
@@ -208,27 +201,37 @@ class ChainClient:
 
         if self._http is None:
             self._http = httpx.Client(timeout=self._timeout)
-        last: BaseException | None = None
-        for attempt in range(self._attempts):
+
+        def once() -> Any:
             self._ids += 1
             body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
+            response = self._http.post(self.rpc_url, json=body)
+            if response.status_code >= 500:
+                raise OSError(f"HTTP {response.status_code} from the RPC node")
+            return response.json()
+
+        reply = self._with_retries(what, once, (httpx.TransportError, OSError, ValueError))
+        if not isinstance(reply, dict) or "result" not in reply:
+            error = reply.get("error") if isinstance(reply, dict) else reply
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ChainError(f"{what}: the RPC node refused it ({str(message).splitlines()[0]})")
+        return reply["result"]
+
+    def _with_retries(self, what: str, once: Callable[[], T], transient: tuple[type[BaseException], ...]) -> T:
+        """`once()` until it answers, retrying `transient` failures with exponential backoff and jitter;
+        after the last attempt the client is offline (an event) and ChainOffline says why."""
+        last: BaseException | None = None
+        for attempt in range(self._attempts):
             try:
-                response = self._http.post(self.rpc_url, json=body)
-                if response.status_code >= 500:
-                    raise OSError(f"HTTP {response.status_code} from the RPC node")
-                reply = response.json()
-            except (httpx.TransportError, OSError, ValueError) as exc:
+                result = once()
+            except transient as exc:
                 last = exc
                 if attempt + 1 < self._attempts:
                     delay = self._backoff * 2**attempt
                     time.sleep(delay + random.uniform(0, delay / 2))
                 continue
             self._set_state("online", None)
-            if not isinstance(reply, dict) or "result" not in reply:
-                error = reply.get("error") if isinstance(reply, dict) else reply
-                message = error.get("message") if isinstance(error, dict) else error
-                raise ChainError(f"{what}: the RPC node refused it ({str(message).splitlines()[0]})")
-            return reply["result"]
+            return result
         raise self._offline(what, last)
 
     def _offline(self, what: str, last: BaseException | None) -> ChainOffline:
