@@ -17,7 +17,9 @@ TOKEN_ENV = "HOSTAPP_DEVGRID_TOKEN"  # noqa: S105 (a variable name)
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(32)
+    # Hex, not URL-safe base64: one token in 64 of those starts with "-", which `--token <value>` then
+    # reads as an option ("expected one argument"). 256 bits either way.
+    return secrets.token_hex(32)
 
 
 def token_path(config_dir: Path) -> Path:

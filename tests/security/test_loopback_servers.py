@@ -131,3 +131,15 @@ def test_owner_token_is_private_and_stable(tmp_path: Path) -> None:
     first = load_or_create(config)
     assert load_or_create(config) == first and len(first) >= 40
     assert stat.S_IMODE(token_path(config).stat().st_mode) == 0o600
+
+
+def test_owner_tokens_pass_as_a_command_line_value() -> None:
+    """`hostapp devgrid submit --token <value>`: a token starting with "-" is read as an option."""
+    from hostapp.cli import build_parser
+    from hostapp.localgrid.owner_token import new_token
+
+    tokens = [new_token() for _ in range(2000)]  # URL-safe base64 started with "-" once in 64
+    assert not [token for token in tokens if token.startswith("-")]
+    assert len(set(tokens)) == len(tokens) and all(len(token) == 64 for token in tokens)
+    args = build_parser().parse_args(["devgrid", "jobs", "--url", "http://127.0.0.1:1", "--token", tokens[0]])
+    assert args.token == tokens[0]
