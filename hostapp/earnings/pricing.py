@@ -259,8 +259,11 @@ class PriceSource:
         return self.current()
 
 
-def price_fields(health: dict[str, Any]) -> dict[str, Any]:
-    """What of a grid's `/v1/health` the rate needs: what the node's `grid.price` answers."""
+def price_fields(health: object) -> dict[str, Any]:
+    """What of a grid's `/v1/health` answer the rate needs (what the node's `grid.price` answers);
+    ValueError when the answer is not a JSON object."""
+    if not isinstance(health, dict):
+        raise ValueError("the grid's /v1/health is not a JSON object")
     return {key: health[key] for key in ("token_price", "offered_price_per_second") if key in health}
 
 
@@ -275,10 +278,7 @@ def http_grid_health(url: str | None, timeout: float) -> GridHealth:
 
         # The standard library's client: one small JSON document, no HTTP library's start-up cost.
         with urllib.request.urlopen(f"{url.rstrip('/')}/v1/health", timeout=timeout) as response:  # noqa: S310 - the node's grid URL
-            health = json.loads(response.read(1_000_000))
-        if not isinstance(health, dict):
-            raise ValueError("the grid's /v1/health is not a JSON object")
-        return price_fields(health)
+            return price_fields(json.loads(response.read(1_000_000)))
 
     return read
 
