@@ -66,8 +66,8 @@ class NodeClient:
         return True
 
     # -- the node ------------------------------------------------------------------------------
-    def status(self) -> NodeSnapshot:
-        return NodeSnapshot.model_validate(self.call("status"))
+    def status(self, timeout: float | None = QUICK_TIMEOUT) -> NodeSnapshot:
+        return NodeSnapshot.model_validate(self.call("status", timeout=timeout))
 
     def pause(self, choice: str) -> str:
         return str(self.call("pause", {"choice": choice})["headline"])

@@ -249,14 +249,13 @@ def show_first_status(tray: TrayController, socket_path: Path) -> None:
     from hostapp.gui.workers import run_in_background
 
     def ask() -> NodeStatus | None:
-        from hostapp.control.status import NodeSnapshot
-        from hostapp.control.transport import ControlError, call
+        from hostapp.control.client import NodeClient
+        from hostapp.control.transport import ControlError
 
         try:
-            answer = call(socket_path, "status", {}, timeout=FIRST_STATUS_TIMEOUT)
+            return NodeStatus.from_snapshot(NodeClient(socket_path).status(timeout=FIRST_STATUS_TIMEOUT))
         except ControlError:
             return None
-        return NodeStatus.from_snapshot(NodeSnapshot.model_validate(answer))
 
     def show(status: NodeStatus | None) -> None:
         if status is not None and tray.status.state is NodeState.STARTING:
