@@ -49,7 +49,10 @@ def test_the_icon_shows_the_nodes_state_from_its_first_answer(node_daemon, qtbot
     from hostapp.events import EventBus
     from hostapp.gui.app import launch
     from hostapp.gui.remote import NodeLink, RemoteNode
+    from tests.support import wait_for
 
+    # The node past its own start (an answer of "starting" would leave the icon as it is).
+    wait_for(lambda: node_daemon.status().state.value != "starting", timeout=10, what="the node's start")
     started = launch()
     assert started is not None
     try:
